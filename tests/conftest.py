@@ -1,0 +1,23 @@
+import os, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT/'nbs'/'fixtures'
+
+def run(*args, cwd=None, check=True, timeout=600):
+    "Run a console script (or any command) and return the CompletedProcess; on failure show its output."
+    p = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                       env={**os.environ, 'MPLBACKEND': 'Agg'})
+    if check and p.returncode != 0: raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+@pytest.fixture(scope='session')
+def synth_dir(tmp_path_factory):
+    "A small synthetic Chapman-layout dataset with its split, made once per test session."
+    from ecg_vision.synth import make_synth
+    from ecg_vision.data import make_split
+    d = tmp_path_factory.mktemp('synth')
+    make_synth(d, n=24, seed=0, progress=False)
+    make_split(d, d, progress=False)
+    return d

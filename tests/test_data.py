@@ -1,0 +1,38 @@
+"Console scripts of the data and synth stages, end to end, and README/index agreement."
+import json, shutil, subprocess, sys
+import pandas as pd
+from conftest import run, FIX, ROOT
+
+def test_ecgv_synth_then_split(tmp_path):
+    run('ecgv_synth', '--out', tmp_path/'syn', '--n', 20, '--seed', 3, '--workers', 2)
+    assert len(list((tmp_path/'syn'/'ECGDataDenoised').glob('*.csv'))) == 20
+    p = run('ecgv_split', '--data', tmp_path/'syn', '--out', tmp_path/'split', '--test_size', 0.25, '--seed', 1)
+    assert 'split_train.csv' in p.stdout
+    tr, te = pd.read_csv(tmp_path/'split'/'split_train.csv'), pd.read_csv(tmp_path/'split'/'split_test.csv')
+    assert (len(tr), len(te)) == (16, 4)
+    assert set(te.label) == {'AFIB', 'GSVT', 'SB', 'SR'}          # stratified: one of each class
+    assert json.loads((tmp_path/'split'/'labels.json').read_text())['classes'] == ['AFIB', 'GSVT', 'SB', 'SR']
+
+def test_ecgv_split_real_chapman(tmp_path):
+    shutil.copytree(FIX/'chapman', tmp_path/'chapman')
+    p = run('ecgv_split', '--data', tmp_path/'chapman', '--out', tmp_path/'out')
+    assert '1 train, 0 test, 0 dropped' in p.stdout and '10645 labelled records without a signal file' in p.stdout
+
+def test_ecgv_split_wfdb_reports_bad_and_finishes(tmp_path):
+    d = tmp_path/'wfdb'; shutil.copytree(FIX/'wfdb', d)
+    (d/'E07501.mat').write_bytes(b'broken')                        # a corrupt signal file among good ones
+    run('ecgv_split', '--data', d, '--out', tmp_path/'out', '--format', 'wfdb')
+    qc = pd.read_csv(tmp_path/'out'/'qc_report.csv').set_index('record_id')
+    assert 'unreadable WFDB record' in qc.loc['E07501', 'reason']
+    assert qc.loc['E07504', 'reason'].startswith('no rhythm among Dx codes')
+    n = len(pd.read_csv(tmp_path/'out'/'split_train.csv')) + len(pd.read_csv(tmp_path/'out'/'split_test.csv'))
+    assert n == 22 - len(qc)
+
+def test_ecgv_split_bad_folder_one_line(tmp_path):
+    p = run('ecgv_split', '--data', tmp_path, '--out', tmp_path/'o', check=False)
+    assert p.returncode != 0
+    assert p.stderr.strip().splitlines()[-1] == f"ecgv_split: {tmp_path}: no Diagnostics.xlsx/.csv and no WFDB .hea files found"
+
+def test_readme_is_index():
+    assert run(sys.executable, ROOT/'.ci'/'readme.py', '--check', check=False).returncode == 0, \
+        "README.md is out of step with nbs/index.ipynb: run python .ci/readme.py"
