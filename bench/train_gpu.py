@@ -1,0 +1,94 @@
+"""Training throughput: images/s with (a) random tensors already on the device (compute only) and (b) the LMDB
+DataLoaders (`ecg_vision.lmdb.chart_dls`), and the ratio b/a (target >= 0.9: the input pipeline keeps the GPU busy).
+
+Both use the same training step (forward, cross-entropy, backward, AdamW step) with the settings `ecg_vision.train`
+uses on that device: channels_last and bf16/fp16 autocast on CUDA, fp32 on CPU.
+
+    python bench/train_gpu.py                       # GPU: resnet18 + convnext_tiny at 224, synthetic LMDB
+    python bench/train_gpu.py --lmdb train.lmdb     # on real charts
+    python bench/train_gpu.py --smoke               # CPU: tiny and quick
+"""
+import json, os, sys, tempfile, time
+from pathlib import Path
+# bench/lmdb.py would shadow the `lmdb` package when this script runs from bench/: drop the script's folder from the path
+sys.path = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]
+import torch
+from fastcore.script import call_parse
+from ecg_vision.models import build_model
+from ecg_vision.train import TrainConfig, run_precision
+
+def _step_fn(model, dev, prec):
+    opt = torch.optim.AdamW(model.parameters(), 1e-4)
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(prec)
+    scaler = torch.amp.GradScaler('cuda', enabled=prec == 'fp16')
+    cl = torch.channels_last if dev.type == 'cuda' else torch.contiguous_format
+    def step(x, y):
+        x = x.to(dev, non_blocking=True).contiguous(memory_format=cl)
+        with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = torch.nn.functional.cross_entropy(model(x), y.to(dev, non_blocking=True))
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
+    return step
+
+def _sync(dev):
+    if dev.type == 'cuda': torch.cuda.synchronize(dev)
+
+def _timed(step, batches, warmup, steps, dev):
+    "images/s over `steps` batches after `warmup` ones."
+    it = iter(batches)
+    for _ in range(warmup): step(*next(it))
+    _sync(dev); t, n = time.perf_counter(), 0
+    for _ in range(steps):
+        x, y = next(it); step(x, y); n += len(x)
+    _sync(dev)
+    return n/(time.perf_counter() - t)
+
+def _forever(dl):
+    while True: yield from ((x.as_subclass(torch.Tensor), y.as_subclass(torch.Tensor)) for x, y in dl)
+
+def _synthetic_lmdb(n, size):
+    from ecg_vision.synth import make_synth
+    from ecg_vision.data import make_split
+    from ecg_vision.lmdb import render_to_lmdb
+    d = Path(tempfile.mkdtemp())
+    make_synth(d, n=n, seed=0)
+    split = make_split(d, d, test_size=0.1)
+    return render_to_lmdb(split['train'], ['std'], size, d/'bench.lmdb', workers=min(8, os.cpu_count()), progress=False)
+
+@call_parse
+def main(lmdb:str='',        # training LMDB; '' renders a synthetic one at `size`
+         archs:str='resnet18,convnext_tiny',  # comma-separated architectures
+         size:int=224,       # input size
+         bs:int=64,          # batch size
+         steps:int=30,       # timed steps per measurement
+         warmup:int=5,       # untimed steps first
+         num_workers:int=-1, # DataLoader workers (-1: min(8, cores))
+         n_records:int=400,  # records in the synthetic LMDB
+         smoke:bool=False,   # tiny CPU run: 64 px, bs 4, 2 steps
+         out:str='',         # also write the results as JSON here
+        ):
+    "Print images/s for random on-device tensors vs the LMDB DataLoaders, and their ratio."
+    from ecg_vision.lmdb import chart_dls
+    if smoke: size, bs, steps, warmup, n_records, num_workers = 64, 4, 2, 1, 12, 0
+    if num_workers < 0: num_workers = min(8, os.cpu_count())
+    dev = torch.device('cuda' if torch.cuda.is_available() and not smoke else 'cpu')
+    prec = run_precision(TrainConfig(), dev)
+    if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
+    lmdb = lmdb or str(_synthetic_lmdb(n_records, size))
+    dls = chart_dls(lmdb, valid_pct=0.1, bs=bs, size=size, num_workers=num_workers, device=dev)
+    settings = dict(device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', precision=prec,
+                    channels_last=dev.type == 'cuda', size=size, bs=bs, steps=steps, warmup=warmup,
+                    num_workers=num_workers, lmdb=lmdb, n_train=len(dls.train_ds), torch=torch.__version__)
+    print(json.dumps(settings))
+    rows = []
+    for arch in archs.split(','):
+        model = build_model(arch, 4).to(dev)
+        if dev.type == 'cuda': model = model.to(memory_format=torch.channels_last)
+        step = _step_fn(model.train(), dev, prec)
+        x = torch.randn(bs, 3, size, size, device=dev); y = torch.randint(0, 4, (bs,), device=dev)
+        a = _timed(step, iter(lambda: (x, y), None), warmup, steps, dev)
+        b = _timed(step, _forever(dls.train), warmup, steps, dev)
+        rows.append(dict(arch=arch, compute_img_s=round(a, 1), lmdb_img_s=round(b, 1), ratio=round(b/a, 3)))
+        print(f"{arch:16s} (a) random on device {a:9.1f} img/s   (b) LMDB DataLoaders {b:9.1f} img/s   b/a = {b/a:.3f}")
+    if out: Path(out).write_text(json.dumps(dict(settings=settings, results=rows), indent=1)); print(f"wrote {out}")
+    return None
