@@ -70,7 +70,7 @@ munge -n | unmunge >/dev/null 2>&1 || diagnose "munge round trip failed"
 
 # 4. slurm.conf for this host
 CPUS="$(nproc)"
-MEM_TOTAL="$(free -m | awk '/^Mem:/{print $2}')"
+MEM_TOTAL="$(awk '/^MemTotal:/{print int($2/1024)}' /proc/meminfo)"
 REAL_MEM=$(( MEM_TOTAL * 9 / 10 ))
 mkdir -p "$CONF_DIR" "$STATE" "$SPOOL" "$LOGS" "$RUN"
 cat > "$CONF_DIR/slurm.conf" <<EOF
@@ -80,6 +80,8 @@ SlurmctldHost=$HOST
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# a requeued job may start again after cred_expire seconds (default 120); shorter keeps the requeue test quick
+AuthInfo=cred_expire=15
 CredType=cred/munge
 MpiDefault=none
 MailProg=/bin/true
@@ -88,6 +90,8 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+# look for startable jobs every 5 s (default 30 s for backfill), so tests do not sit idle
+SchedulerParameters=bf_interval=5,sched_min_interval=0
 ReturnToService=2
 StateSaveLocation=$STATE
 SlurmdSpoolDir=$SPOOL
