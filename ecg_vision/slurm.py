@@ -141,6 +141,7 @@ def run_task(table,                 # parameter table (CSV)
     sfile.write_text(json.dumps(st, indent=1))
     t0, main = time.time(), threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _stop) if main else None  # Slurm's SIGTERM: stop cleanly, mark it
+    os.environ['ECGV_JOB'] = '1'  # the stage notebook's last cell then skips nbdev_export
     try:
         pm.execute_notebook(str(notebook), str(executed), parameters=params, kernel_name=kernel,
                             cwd=str(notebook.parent), progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
