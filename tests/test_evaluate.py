@@ -1,11 +1,11 @@
-"Tests of ecg_vision.evaluate: metrics vs sklearn, bootstrap intervals with known answers, ecgv_eval and ecgv_report end to end."
+"Tests of ecg_vision.evaluate: metrics vs sklearn, bootstrap intervals with known answers, ecgv_eval end to end."
 import json
 import numpy as np, pandas as pd, pytest, torch
 from sklearn import metrics as skm
 from conftest import run
 from ecg_vision.data import CLASSES
 from ecg_vision.evaluate import (HEADLINE, Metrics, bootstrap_ci, classification_metrics, fast_metrics, score, preds_frame,
-                                 average_layouts, preds_metrics, read_log, gather_runs, summarise, collapsed, report, pcols)
+                                 average_layouts, preds_metrics, read_log, pcols)
 
 # fixed inputs: 12 items, 4 classes, one tie in the scores
 Y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
@@ -77,67 +77,6 @@ def test_read_log_formats(tmp_path):
     (tmp_path/'c.csv').write_text('')
     with pytest.raises(ValueError, match='c.csv: empty'): read_log(tmp_path/'c.csv')
 
-# ---- consolidation on run folders made here ----
-COST = dict(resnet18=dict(params=11.2e6, gmacs=1.82, state_dict_mb=42.7, latency_ms=8.0),
-            mobilenet_v3_small=dict(params=1.5e6, gmacs=0.06, state_dict_mb=5.9, latency_ms=3.0))
-
-def _run(d, arch, seed, f1, share=0.3, config='config1', cost=True, fold=None):
-    d.mkdir(parents=True)
-    (d/'params.json').write_text(json.dumps(dict(arch=arch, seed=seed, classes=CLASSES, size=0)))
-    if cost: (d/'cost.json').write_text(json.dumps(COST[arch]))
-    (d/'eval').mkdir()
-    (d/'eval'/'metrics.json').write_text(json.dumps(dict(f1=f1, precision=f1, recall=f1, accuracy=f1, auroc=0.95, pred_share=share,
-        ci=dict(f1=[f1 - .02, f1 + .02]), config=config, classes=CLASSES, n=20, n_records=10)))
-
-@pytest.fixture
-def runs_dir(tmp_path):
-    root = tmp_path/'runs'
-    for s, f1 in enumerate([0.90, 0.92, 0.94]): _run(root/'resnet18'/f'seed{s}', 'resnet18', s, f1)
-    _run(root/'resnet18'/'seed3', 'resnet18', 3, 0.10, share=0.98)                   # collapsed: one class
-    for k, f1 in enumerate([0.80, 0.84]): _run(root/'mnv3'/f'fold{k}', 'mobilenet_v3_small', 42, f1)   # k-fold layout
-    for s, f1 in enumerate([0.85, 0.87]): _run(root/'mnv3c2'/f'seed{s}', 'mobilenet_v3_small', s, f1, config='config2')
-    (root/'broken').mkdir(); (root/'broken'/'metrics.json').write_text('{not json')
-    return root
-
-def test_collapsed_rule():
-    assert collapsed(0.95, 0.9).startswith('one class predicted for 95%')
-    assert 'near chance' in collapsed(0.5, 0.28) and collapsed(0.5, 0.31) == '' and collapsed(0.89, 0.9) == ''
-
-def test_gather_and_summarise(runs_dir):
-    runs = gather_runs(runs_dir, compute_cost=False)
-    assert len(runs) == 8 and list(runs.attrs['skipped']) == [str(runs_dir/'broken'/'metrics.json')]
-    assert (runs.collapsed != '').sum() == 1
-    assert sorted(runs.fold.dropna().astype(int)) == [0, 1]
-    sm = summarise(runs).set_index(['arch', 'config'])
-    r = sm.loc[('resnet18', 'config1')]
-    assert (r.n_runs, r.n_collapsed, r.seeds) == (4, 1, 4)
-    assert r.f1_mean == pytest.approx(0.92) and r.f1_sd == pytest.approx(0.02) and r.f1_all == pytest.approx(np.mean([.9, .92, .94, .1]))
-    assert r.gmacs == pytest.approx(1.82)
-    m = sm.loc[('mobilenet_v3_small', 'config1')]
-    assert (m.n_runs, m.folds) == (2, 2) and m.f1_mean == pytest.approx(0.82)
-    assert summarise(runs).arch.iloc[0] == 'resnet18'   # sorted by macro F1
-
-def test_report_cli(runs_dir, tmp_path):
-    out = tmp_path/'rep'
-    p = run('ecgv_report', runs_dir, '--out', out, '--skip_cost')
-    assert 'skipped' in p.stdout and str(out) in p.stdout
-    for f in ('runs.csv', 'summary.csv', 'summary.md', 'f1_vs_cost.png'): assert (out/f).stat().st_size > 0
-    md = (out/'summary.md').read_text()
-    assert '0.920 ± 0.020' in md and 'Collapsed runs (1)' in md and 'Published numbers' in md and '0.961' in md
-    sm = pd.read_csv(out/'summary.csv')
-    assert {'arch', 'config', 'f1_mean', 'f1_sd', 'n_collapsed', 'params', 'gmacs', 'state_dict_mb'} <= set(sm.columns)
-
-def test_report_measures_missing_cost(tmp_path):
-    root = tmp_path/'runs'
-    _run(root/'a', 'mobilenet_v3_small', 0, 0.8, cost=False)
-    r = report(root, tmp_path/'rep')
-    assert r['runs'].gmacs.iloc[0] > 0 and r['runs'].params.iloc[0] > 1e6
-
-def test_report_empty(tmp_path):
-    (tmp_path/'empty').mkdir()
-    p = run('ecgv_report', tmp_path/'empty', '--out', tmp_path/'rep', check=False)
-    assert p.returncode != 0 and 'no readable metrics.json' in p.stderr
-
 # ---- ecgv_eval end to end on a tiny run and a config2 test LMDB ----
 @pytest.fixture(scope='module')
 def tiny(synth_dir, tmp_path_factory):
@@ -169,9 +108,6 @@ def test_ecgv_eval(tiny):
     y, pp = pr.true.map(CLASSES.index), pr.predicted.map(CLASSES.index)
     assert m['f1'] == pytest.approx(skm.f1_score(y, pp, average='macro', zero_division=0))
     for f in ('confusion.png', 'curves.png', 'training.png', 'cost.json'): assert (out/f).stat().st_size > 0
-    # the evaluated run is what ecgv_report reads
-    rep = report(d, d/'rep')
-    assert rep['runs'].config.tolist() == ['config2'] and rep['runs'].arch.tolist() == ['mobilenet_v3_small']
 
 def test_ecgv_eval_bad_input(tiny, tmp_path):
     d, lm, rd = tiny
