@@ -12,7 +12,7 @@ import pandas as pd
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['SYNTHETIC_NOTE', 'DemoConfig', 'run_demo', 'write_report', 'ecgv_demo']
+__all__ = ['SYNTHETIC_NOTE', 'DemoConfig', 'run_demo', 'write_report', 'demo_notebook', 'run_demo_notebook', 'ecgv_demo']
 
 # %% ../nbs/10_demo.ipynb #061fe29c
 @dataclass
@@ -39,7 +39,7 @@ def _step(name, timings, fn, *args, **kw):
     print(f"      {name} done in {timings[name]:.1f} s", flush=True)
     return res
 
-# %% ../nbs/10_demo.ipynb #e4c74fbf
+# %% ../nbs/10_demo.ipynb #7e0482d2
 def run_demo(cfg:DemoConfig, # what to run and where to write
              progress:bool=True, # show progress bars
             ) -> dict: # paths of the report, metrics and folders
@@ -64,7 +64,7 @@ def run_demo(cfg:DemoConfig, # what to run and where to write
     ev = _step('evaluate on the test split', t, evaluate, run['run_dir'], out/'test.lmdb', out/'eval',
                tta=len(lays) > 1, progress=progress)
     ex = _step('explain (Guided Grad-CAM)', t, explain_lmdb, ExplainConfig(model=str(run['run_dir']), lmdb=str(out/'test.lmdb'),
-               out=str(out/'explain'), n=cfg.explain_n, faith=min(16, cfg.n//5), seed=cfg.seed))
+               out=str(out/'explain'), n=cfg.explain_n, faith=min(16, cfg.n//5), display=256, seed=cfg.seed))
     report = _step('write the report', t, write_report, out, cfg, ev['metrics'], t)
     return dict(report=report, metrics=ev['metrics'], run_dir=Path(run['run_dir']), timings=t,
                 eval=out/'eval', explain=out/'explain')
@@ -97,7 +97,32 @@ def write_report(out:Path, # demo folder (holds eval/ and explain/)
     (out/'REPORT.md').write_text('\n'.join(lines) + '\n')
     return out/'REPORT.md'
 
-# %% ../nbs/10_demo.ipynb #bf724712
+# %% ../nbs/10_demo.ipynb #be5df53b
+def demo_notebook() -> Path|None:
+    "This notebook in a source checkout (`nbs/10_demo.ipynb` beside the package), or None."
+    import ecg_vision
+    nb = Path(ecg_vision.__file__).resolve().parent.parent/'nbs'/'10_demo.ipynb'
+    return nb if nb.exists() else None
+
+def run_demo_notebook(cfg:DemoConfig, # what to run and where to write
+                      notebook:Path, # the demo notebook
+                     ) -> Path: # the executed notebook, `out/demo.ipynb`
+    "Execute the demo notebook with papermill, injecting `cfg`; the executed copy is the run's record."
+    import logging, papermill as pm
+    log = logging.getLogger('papermill')
+    if not log.handlers:  # echo the notebook's printed progress to the terminal
+        h = logging.StreamHandler(sys.stdout); h.setFormatter(logging.Formatter('%(message)s'))
+        h.addFilter(lambda r: not str(r.msg).startswith(('Executing Cell', 'Ending Cell'))); log.addHandler(h); log.setLevel(logging.INFO)
+    out = Path(cfg.out).resolve(); out.mkdir(parents=True, exist_ok=True)
+    params = {**asdict(cfg), 'out': str(out)}
+    env = os.environ.get('ECGV_JOB'); os.environ['ECGV_JOB'] = '1'  # the notebook must not re-export the library
+    try: pm.execute_notebook(str(notebook), str(out/'demo.ipynb'), parameters=params, cwd=str(notebook.parent),
+                             kernel_name='python3', log_output=True, progress_bar=False)
+    finally:
+        if env is None: os.environ.pop('ECGV_JOB', None)
+    return out/'demo.ipynb'
+
+# %% ../nbs/10_demo.ipynb #a1bd969c
 @call_parse
 def ecgv_demo(out:str='demo_out', # report folder
               n:int=600, # synthetic records
@@ -110,10 +135,12 @@ def ecgv_demo(out:str='demo_out', # report folder
               explain_n:int=8, # charts with heat-map overlays
               seed:int=0, # random seed
               workers:int=0, # processes (0: all cores)
+              no_notebook:bool=False, # call the library directly instead of executing the demo notebook
              ):
     "Run the whole pipeline on synthetic data and write a report folder."
     cfg = DemoConfig(out, n, size, layouts, arch, epochs, lr, bs, explain_n, seed, workers)
-    t = time.perf_counter()
-    r = run_demo(cfg)
-    print(f"\nmacro-F1 on the synthetic test split: {r['metrics']['f1']:.3f} (chance ≈ 0.25)")
-    print(f"done in {time.perf_counter() - t:.0f} s; report: {r['report']}")
+    t, nb = time.perf_counter(), None if no_notebook else demo_notebook()
+    if nb: run_demo_notebook(cfg, nb); f1 = json.loads((Path(out)/'eval'/'metrics.json').read_text())['f1']
+    else: f1 = run_demo(cfg)['metrics']['f1']
+    print(f"\nmacro-F1 on the synthetic test split: {f1:.3f} (chance ≈ 0.25)")
+    print(f"done in {time.perf_counter() - t:.0f} s; report: {Path(out)/'REPORT.md'}" + (f", executed notebook: {Path(out)/'demo.ipynb'}" if nb else ''))
