@@ -416,7 +416,7 @@ def chart_dls(path:str|Path, # LMDB folder
               aug:bool=False, # light affine/lighting augmentation on the training set
               valid_idx=None, # explicit validation positions in the index (overrides `valid_pct`)
               device=None, # device for batches (default: GPU when there is one)
-             ) -> DataLoaders:
+             ) -> 'DataLoaders':
     "fastai `DataLoaders` over an LMDB, split by record, normalised with ImageNet statistics on the device."
     from fastai.data.core import DataLoaders
     from fastai.torch_core import default_device
@@ -435,7 +435,7 @@ def test_dl(path:str|Path, # LMDB folder
             size:int|tuple|None=None, # resize to this in the loader (None: the stored size)
             num_workers:int=0, # DataLoader worker processes
             device=None, # device for batches (default: GPU when there is one)
-           ) -> TfmdDL:
+           ) -> 'TfmdDL':
     "An ordered DataLoader over every chart (normalised float batches + labels), in index order."
     from fastai.torch_core import default_device
     device = default_device() if device is None else torch.device(device)
