@@ -14,7 +14,8 @@ sys.path = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).re
 import cv2, numpy as np, pandas as pd, torch
 from ecg_vision.data import make_split
 from ecg_vision.synth import make_synth
-from ecg_vision.lmdb import ChartDataset, encode_image, decode_image, render_to_lmdb, _dl, _open
+from ecg_vision.lmdb import encode_image, decode_image, render_to_lmdb, _open
+from ecg_vision.loaders import ChartDataset, _dl
 
 def rate(fn, n, seconds):
     "(items per wall second, items per CPU second of this process) of `fn(i)` over i in range(n), for >= `seconds`."

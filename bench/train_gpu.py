@@ -1,5 +1,5 @@
 """Training throughput: images/s with (a) random tensors already on the device (compute only) and (b) the LMDB
-DataLoaders (`ecg_vision.lmdb.chart_dls`), and the ratio b/a (target >= 0.9: the input pipeline keeps the GPU busy).
+DataLoaders (`ecg_vision.loaders.chart_dls`), and the ratio b/a (target >= 0.9: the input pipeline keeps the GPU busy).
 
 Both use the same training step (forward, cross-entropy, backward, AdamW step) with the settings `ecg_vision.train`
 uses on that device: channels_last and bf16/fp16 autocast on CUDA, fp32 on CPU.
@@ -68,7 +68,7 @@ def main(lmdb:str='',        # training LMDB; '' renders a synthetic one at `siz
          out:str='',         # also write the results as JSON here
         ):
     "Print images/s for random on-device tensors vs the LMDB DataLoaders, and their ratio."
-    from ecg_vision.lmdb import chart_dls
+    from ecg_vision.loaders import chart_dls
     if smoke: size, bs, steps, warmup, n_records, num_workers = 64, 4, 2, 1, 12, 0
     if num_workers < 0: num_workers = min(8, os.cpu_count())
     dev = torch.device('cuda' if torch.cuda.is_available() and not smoke else 'cpu')

@@ -248,7 +248,7 @@ def predict(model:torch.nn.Module, # classifier returning logits
             progress:bool=True, # show a progress bar
            ) -> pd.DataFrame: # predictions table, in LMDB index order
     "Class probabilities for every chart of an LMDB."
-    from ecg_vision.lmdb import test_dl
+    from ecg_vision.loaders import test_dl
     dl = test_dl(lmdb, bs=bs, size=size, device=device)
     model = model.to(dl.device).eval(); out = []
     with torch.no_grad():

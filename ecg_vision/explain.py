@@ -269,7 +269,7 @@ def _pick(index, n):
 def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
                 ) -> dict: # name -> path of every file written
     "Explain a test LMDB with a trained run: overlays, per-lead attribution, consistency and faithfulness."
-    from ecg_vision.lmdb import ChartDataset
+    from ecg_vision.loaders import ChartDataset
     dev = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model, params = load_run(cfg.model, dev)
     arch, classes = params['arch'], list(params.get('classes', CLASSES))

@@ -222,7 +222,7 @@ def fit_run(cfg:TrainConfig,     # the run
             cbs=None,            # extra fastai callbacks for every stage (e.g. an Optuna pruning callback)
            ) -> dict:
     "Train one split of `cfg` (both stages if asked) into `cfg.out`; returns the best macro-F1 and run dir."
-    from ecg_vision.lmdb import chart_dls
+    from ecg_vision.loaders import chart_dls
     if cfg.stage not in ('head', 'full', 'both'): raise ValueError(f"stage {cfg.stage!r}: use head, full or both")
     if not Path(cfg.lmdb).exists(): raise FileNotFoundError(f"{cfg.lmdb}: no such LMDB (lmdb=)")
     run_dir = Path(cfg.out); run_dir.mkdir(parents=True, exist_ok=True)
@@ -262,7 +262,7 @@ def fit_run(cfg:TrainConfig,     # the run
 # %% ../nbs/05_train.ipynb #3aff41fc
 def kfold(cfg:TrainConfig, cbs=None) -> pd.DataFrame:
     "Per-fold best metrics of `cfg.folds`-fold CV by record, with mean and sd rows."
-    from ecg_vision.lmdb import ChartDataset
+    from ecg_vision.loaders import ChartDataset
     from ecg_vision.data import group_kfold
     if cfg.folds < 2: raise ValueError(f"folds {cfg.folds}: k-fold needs at least 2")
     splits = group_kfold(ChartDataset(cfg.lmdb).index, cfg.folds, cfg.seed)

@@ -1,9 +1,10 @@
-"End-to-end tests of `ecg_vision.lmdb`: format, packing, crash + resume, verify, the `ecgv_pack` command, loaders."
+"End-to-end tests of `ecg_vision.lmdb`: format, packing, crash + resume, verify, the `ecgv_pack` command (loaders: test_loaders.py)."
 import json, os, pickle, shutil, signal, subprocess, sys, textwrap
 from pathlib import Path
 import cv2, lmdb, numpy as np, pandas as pd, pytest, torch
 from ecg_vision.data import CLASSES
 from ecg_vision import lmdb as L
+from ecg_vision.loaders import ChartDataset
 
 N, LAYOUTS, HW = 16, ['2x6', 'std'], (48, 64)  # layouts as pack_images finds them (sorted)
 
@@ -40,7 +41,7 @@ def _run(*args):
 def test_round_trip_and_no_pickle(pngs, tmp_path):
     d, meta = pngs
     out = L.pack_images(d, meta, tmp_path/'x.lmdb', progress=False)
-    ds = L.ChartDataset(out)
+    ds = ChartDataset(out)
     assert list(ds.index.key) == _expected() and len(ds) == 2*N
     for i in [0, 5, 2*N-1]:
         rid, lay = ds.index.key[i].split('/')
@@ -68,31 +69,10 @@ def test_bad_input_errors_name_the_key(pngs, tmp_path):
         v = txn.get(b'R001/std'); txn.put(b'R001/std', v[:4] + (7).to_bytes(2, 'little') + v[6:])        # unknown version
         txn.delete(b'R002/std')                                                                          # missing key
     env.close()
-    ds = L.ChartDataset(out)
+    ds = ChartDataset(out)
     with pytest.raises(L.BadEntry, match='R001/std: unknown format version 7'): ds[ds.index.key.tolist().index('R001/std')]
     with pytest.raises(L.BadEntry, match='R002/std: missing'): ds[ds.index.key.tolist().index('R002/std')]
     assert L.verify(out) == ['R001/std', 'R002/std']
-
-def test_split_by_record(pngs, tmp_path):
-    d, meta = pngs
-    out = L.pack_images(d, meta, tmp_path/'x.lmdb', progress=False)
-    for seed in range(5):
-        dls = L.chart_dls(out, valid_pct=0.25, bs=4, seed=seed, device='cpu')
-        t, v = dls.train.dataset.index, dls.valid.dataset.index
-        assert not set(t.record_id) & set(v.record_id) and len(t) + len(v) == 2*N and len(v) > 0
-    assert dls.c == 4 and dls.vocab == CLASSES
-    xb, yb = dls.valid.one_batch()
-    assert xb.dtype == torch.float32 and xb.shape == (4, 3, *HW) and yb.shape == (4,)
-    tl = L.test_dl(out, bs=5, size=32, device='cpu')
-    ys = [b[1] for b in tl]
-    assert tl.one_batch()[0].shape == (5, 3, 32, 32) and torch.cat(ys).tolist() == [int(k[1:4]) % 4 for k in _expected()]
-
-def test_dataloader_workers(pngs, tmp_path):
-    d, meta = pngs
-    out = L.pack_images(d, meta, tmp_path/'x.lmdb', progress=False)
-    L.ChartDataset(out)[0]                                                   # parent holds an env before workers fork
-    tl = L.test_dl(out, bs=8, num_workers=2, device='cpu')
-    assert torch.cat([b[1] for b in tl]).tolist() == [int(k[1:4]) % 4 for k in _expected()]
 
 def test_resume_after_kill(pngs, tmp_path):
     "A pack SIGKILLed after 3 committed batches, then re-run, ends with exactly the expected entries."

@@ -63,7 +63,7 @@ def test_kfold(lmdb, tmp_path):
     run('ecgv_train', '--lmdb', lmdb, *TINY, '--stage', 'head', '--epochs', '1', '--folds', '2', '--out', out)
     df = pd.read_csv(out/'kfold.csv', index_col='fold')
     assert list(df.index) == ['fold0', 'fold1', 'mean', 'sd']
-    from ecg_vision.lmdb import ChartDataset
+    from ecg_vision.loaders import ChartDataset
     n = len(ChartDataset(lmdb))
     v = [json.loads((out/f'fold{i}'/'params.json').read_text())['n_valid'] for i in range(2)]
     assert sum(v) == n  # every chart validated exactly once
