@@ -23,8 +23,7 @@ from .render import encode_png, panel_boxes, parse_size, render
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'FAMILY_MAPS', 'to_input', 'predictor', 'activation_family',
            'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay', 'explain_figure', 'lead_shares',
            'layout_consistency', 'consistency_table', 'summarise', 'blank_chart', 'perturbation_curve', 'curve_auc',
-           'load_run', 'chart_spec', 'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain',
-           'ecgv_predict']
+           'chart_spec', 'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'ecgv_predict']
 
 # %% ../nbs/08_explain.ipynb #82282dcd
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -218,16 +217,7 @@ def curve_auc(curve:np.ndarray, # probabilities at equally spaced steps
     return float(np.trapezoid(c, dx=1/(len(c) - 1)))
 
 # %% ../nbs/08_explain.ipynb #a2813c7c
-def load_run(run_dir:str|Path, # training run folder (model.pth + params.json)
-             device='cpu', # where to put the model
-            ) -> tuple: # (model in eval mode, params dict)
-    "The trained model of a run directory and its parameters."
-    run_dir = Path(run_dir)
-    for f in ('params.json', 'model.pth'):
-        if not (run_dir/f).is_file(): raise FileNotFoundError(f"{run_dir/f}: not found (is {run_dir} a training run folder?)")
-    params = json.loads((run_dir/'params.json').read_text())
-    from ecg_vision.train import load_model
-    return load_model(run_dir).to(device).eval(), params
+from .evaluate import load_run  # the one strict loader of a run folder (model.pth + params.json)
 
 def chart_spec(params:dict, # params.json of a run
               ) -> tuple: # (layout name, chart (H, W), model input (H, W))
@@ -393,7 +383,7 @@ def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem)
     "Class probabilities of one ECG file, and optionally its Guided Grad-CAM overlay."
     if not model: raise SystemExit("ecgv_predict: give --model RUN_DIR")
     try: res = predict_file(file, model)
-    except (MalformedECG, FileNotFoundError) as ex: raise SystemExit(f"ecgv_predict: {ex}")
+    except (FileNotFoundError, ValueError) as ex: raise SystemExit(f"ecgv_predict: {ex}")  # MalformedECG is a ValueError
     for c, p in res['probs'].items(): print(f"{c}\t{p:.4f}")
     print(f"predicted: {res['pred']}")
     if cam: print(f"wrote {cam_png(res, cam, display)}")
