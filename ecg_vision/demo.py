@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
 import pandas as pd
-from fastcore.script import call_parse
+from .core import command
 
 # %% auto #0
 __all__ = ['SYNTHETIC_NOTE', 'DemoConfig', 'run_demo', 'write_report', 'demo_notebook', 'run_demo_notebook', 'ecgv_demo']
@@ -123,7 +123,7 @@ def run_demo_notebook(cfg:DemoConfig, # what to run and where to write
     return out/'demo.ipynb'
 
 # %% ../nbs/10_demo.ipynb #a1bd969c
-@call_parse
+@command
 def ecgv_demo(out:str='demo_out', # report folder
               n:int=600, # synthetic records
               size:int=128, # chart size in pixels

@@ -8,18 +8,20 @@ import io, json, math, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastcore.script import call_parse
 from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import rankdata
 from sklearn import metrics as skm
+from .core import command, rel_path
 from .data import CLASSES
+from .render import CONFIGS
+from .train import load_run
 
 # %% auto #0
 __all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'Metrics', 'score', 'pcols', 'preds_frame',
            'average_layouts', 'preds_metrics', 'predict', 'plot_confusion', 'plot_curves', 'read_log', 'plot_log',
-           'load_run', 'evaluate', 'ecgv_eval']
+           'evaluate', 'ecgv_eval']
 
 # %% ../nbs/06_evaluate.ipynb #75bdcb45
 HEADLINE = dict(f1='macro F1', precision='macro precision', recall='macro recall', accuracy='accuracy',
@@ -335,33 +337,9 @@ def plot_log(log:pd.DataFrame|str|Path, # read_log output, or a log.csv path
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_evaluate.ipynb #561168be
-def load_run(path:str|Path, # run folder, or a .pth state dict inside one (params.json beside it)
-             device='cpu', # where to load the weights
-            ) -> tuple: # (model in eval mode, params dict)
-    "Rebuild a trained model from its run folder."
-    from ecg_vision.models import build_model
-    path = Path(path)
-    run, pth = (path, path/'model.pth') if path.is_dir() else (path.parent, path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such run folder or weights file")
-    pj = run/'params.json'
-    if not pj.is_file(): raise FileNotFoundError(f"{pj}: params.json not found (a run folder from ecgv_train has one)")
-    if not pth.is_file(): raise FileNotFoundError(f"{pth}: weights file not found")
-    params = json.loads(pj.read_text())
-    if 'arch' not in params: raise ValueError(f"{pj}: no 'arch' key")
-    classes = params.get('classes') or list(CLASSES)
-    model = build_model(params['arch'], len(classes), weights='none')
-    sd = torch.load(pth, map_location=device, weights_only=True)
-    if isinstance(sd.get('model'), dict): sd = sd['model']  # a training checkpoint
-    try: model.load_state_dict(sd)
-    except RuntimeError as e: raise ValueError(f"{pth}: does not fit {params['arch']} with {len(classes)} classes ({str(e).splitlines()[0]})") from None
-    return model.to(device).eval(), dict(params, classes=classes, run_dir=str(run))
-
 # %% ../nbs/06_evaluate.ipynb #9ff8f751
 def _config(layouts):
     "The CONFIGS name of a list of layouts (else the layouts joined by '+')."
-    try: from ecg_vision.render import CONFIGS
-    except Exception: CONFIGS = {'config1': ['std'], 'config2': ['std', '2x6']}
     return next((k for k, v in CONFIGS.items() if sorted(v) == sorted(layouts)), '+'.join(layouts))
 
 def _save(fig, path): fig.savefig(path); return Path(path)
@@ -391,8 +369,8 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     preds.to_csv(out/'predictions.csv', index=False)
     m = preds_metrics(preds, classes, n_boot, seed, level)
     res = dict(metrics=m, tta=None, predictions=out/'predictions.csv')
-    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=_config(meta['layouts']), lmdb=str(lmdb),
-               model=str(model), params=_js(params))
+    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=_config(meta['layouts']), lmdb=rel_path(lmdb, out),
+               model=rel_path(params['run_dir'], out), params=_js(params))
     if tta:
         if preds.record_id.duplicated().any():
             pt = average_layouts(preds, classes); pt.to_csv(out/'predictions_tta.csv', index=False)
@@ -413,7 +391,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     return res
 
 # %% ../nbs/06_evaluate.ipynb #212a584e
-@call_parse
+@command
 def ecgv_eval(model:str=None, # run folder (params.json + model.pth) or a .pth inside one
               lmdb:str=None, # test LMDB
               out:str=None, # output folder

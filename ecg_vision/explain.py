@@ -13,7 +13,7 @@ import cv2, numpy as np, pandas as pd, torch
 from torch import nn
 from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam
 from scipy.stats import spearmanr
-from fastcore.script import call_parse
+from .core import command
 from fastprogress.fastprogress import progress_bar
 from .data import CLASSES, FS, LEADS, MalformedECG, read_record
 from .models import cam_layer
@@ -217,7 +217,7 @@ def curve_auc(curve:np.ndarray, # probabilities at equally spaced steps
     return float(np.trapezoid(c, dx=1/(len(c) - 1)))
 
 # %% ../nbs/08_explain.ipynb #a2813c7c
-from .evaluate import load_run  # the one strict loader of a run folder (model.pth + params.json)
+from .train import load_run  # the one strict loader of a run folder (model.pth + params.json)
 
 def chart_spec(params:dict, # params.json of a run
               ) -> tuple: # (layout name, chart (H, W), model input (H, W))
@@ -351,7 +351,7 @@ def cam_png(res:dict, # `predict_file` result
     return Path(out)
 
 # %% ../nbs/08_explain.ipynb #ea0f3dd4
-@call_parse
+@command
 def ecgv_explain(model:str=None, # training run folder (model.pth + params.json)
                  lmdb:str=None, # test LMDB to explain
                  out:str='explain', # output folder
@@ -374,7 +374,7 @@ def ecgv_explain(model:str=None, # training run folder (model.pth + params.json)
     print(f"explained {summ['charts']} charts; {summ['guided_map_meaning']}")
     print(f"wrote {len(list(files['overlays'].glob('*.png')))} overlays to {files['overlays']}, tables to {Path(out)}")
 
-@call_parse
+@command
 def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem)
                  model:str=None, # training run folder (model.pth + params.json)
                  cam:str=None, # write the chart | Grad-CAM | Guided Grad-CAM figure here (PNG)

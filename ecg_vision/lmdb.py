@@ -8,15 +8,16 @@ import dataclasses, hashlib, io, json, multiprocessing as mp, os, shutil, struct
 from pathlib import Path
 import cv2, lmdb, numpy as np, pandas as pd
 from PIL import Image
-from fastcore.script import call_parse
 from fastprogress.fastprogress import progress_bar
 from fastcore.imports import in_notebook
+from .core import command
 from .data import CLASSES, read_record
+from .render import ROBUST, chart_seed, parse_layouts, parse_size, read_meta as read_split, render
 
 # %% auto #0
 __all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value', 'encode_image',
            'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'verify',
-           'ecgv_pack']
+           'ecgv_pack', 'tiny_lmdbs']
 
 # %% ../nbs/03_lmdb.ipynb #6fce5dd2
 MAGIC = b'ECGV'
@@ -198,7 +199,6 @@ def _render_task(t):
     "Render + encode all missing layouts of one record: (record_id, [(key, value)], error)."
     rid, path, y, layouts, size, codec, kw = t
     try:
-        from ecg_vision.render import render, chart_seed
         sig, kw = read_record(path), dict(kw)
         base, items = kw.pop('seed', 0), []
         for lay in layouts:
@@ -212,11 +212,7 @@ def _jsonable(o):
     "`o` as plain JSON data (dataclasses as dicts), for recording render parameters."
     return json.loads(json.dumps(o, default=lambda x: dataclasses.asdict(x) if dataclasses.is_dataclass(x) else str(x)))
 
-def _layouts(layouts):
-    if isinstance(layouts, str):
-        from ecg_vision.render import CONFIGS
-        return list(CONFIGS.get(layouts, [layouts]))
-    return list(layouts)
+def _layouts(layouts): return [L.name for L in parse_layouts(layouts)]
 
 def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[, label]) or its DataFrame
                    layouts:str|list, # layout names, one layout, or a config name ('config2')
@@ -230,7 +226,7 @@ def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[,
                    **render_kw, # passed to `ecg_vision.render.render`
                   ) -> Path:
     "Render every record of `meta` in each layout straight into an LMDB; resumable, skips and reports bad records."
-    df, classes, layouts, size = _meta_table(meta, ('record_id', 'path', 'y')), _classes(meta), _layouts(layouts), _size(size)
+    df, classes, layouts, size = _meta_table(read_split(meta), ('record_id', 'path', 'y')), _classes(meta), _layouts(layouts), _size(parse_size(size))
     if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
     lab = df.label if 'label' in df.columns else [None]*len(df)
     bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
@@ -347,18 +343,21 @@ def verify(path:str|Path, # LMDB folder
     return list(_problems(path))
 
 # %% ../nbs/03_lmdb.ipynb #d4952147
-@call_parse
-def ecgv_pack(images:str=None, # folder of <record_id>/<layout>.png to pack
-              meta:str=None, # split CSV (record_id, y[, label]); labels.json beside it gives the classes
+@command
+def ecgv_pack(images:str=None, # folder of <record_id>/<layout>.png to pack; without it, render the records of --meta
+              meta:str=None, # split CSV (record_id, y[, label], path); labels.json beside it gives the classes
               out:str=None, # LMDB to write, e.g. train.lmdb
               verify:str=None, # check this LMDB instead of packing
-              layouts:str=None, # comma-separated layouts to pack (default: all found)
-              workers:int=1, # encoding processes
+              layouts:str=None, # layouts: with --images those to pack (default: all found); else to render (default: std)
+              size:str='224', # chart size when rendering (224 or HxW)
+              vary:bool=False, # when rendering: apply the ROBUST render-time variation
+              seed:int=0, # when rendering: base seed of the variation
+              workers:int=1, # render / encoding processes
               codec:str='webp', # webp (lossless) or png
               batch:int=64, # entries per write transaction
               overwrite:bool=False, # start afresh instead of resuming
              ):
-    "Pack a folder of chart PNGs into an LMDB, or verify an LMDB."
+    "Pack chart PNGs (--images) or render a split's records (--meta only) into an LMDB, or verify an LMDB."
     if verify:
         bad = _problems(verify, progress=True)
         for k, why in bad.items(): print(f"BAD {k}: {why}")
@@ -366,5 +365,23 @@ def ecgv_pack(images:str=None, # folder of <record_id>/<layout>.png to pack
         print(f"{verify}: {n} entries, {len(bad)} bad")
         if bad: raise SystemExit(1)
         return
-    if not (images and meta and out): raise SystemExit("ecgv_pack: give --images, --meta and --out (or --verify LMDB)")
-    pack_images(images, meta, out, layouts=layouts.split(',') if layouts else None, workers=workers, codec=codec, batch=batch, overwrite=overwrite)
+    if not (meta and out): raise SystemExit("ecgv_pack: give --meta and --out (with --images DIR to pack PNGs), or --verify LMDB")
+    if images: pack_images(images, meta, out, layouts=layouts.split(',') if layouts else None, workers=workers, codec=codec, batch=batch, overwrite=overwrite)
+    else: render_to_lmdb(meta, layouts or 'std', size, out, workers=workers, codec=codec, batch=batch, overwrite=overwrite,
+                         **(dict(variation=ROBUST, seed=seed) if vary else {}))
+
+# %% ../nbs/03_lmdb.ipynb #1917ba92
+def tiny_lmdbs(folder:str|Path, # where to write synth/, train.lmdb and test.lmdb
+               n:int=30, # synthetic records (train + test)
+               size:int=64, # chart size in pixels
+               layouts:str='std', # layouts (see `ecg_vision.render.parse_layouts`)
+               seed:int=0, # seed of the records and the split
+               test_size:float=0.2, # share of records in the test split
+              ) -> dict: # train, test (LMDB paths), split (make_split's result)
+    "A small synthetic dataset rendered into a train and a test LMDB (for examples, tests and smoke runs)."
+    from ecg_vision.synth import make_synth
+    from ecg_vision.data import make_split
+    folder = Path(folder)
+    make_synth(folder/'synth', n=n, seed=seed, progress=False)
+    sp = make_split(folder/'synth', folder/'synth', test_size=test_size, seed=seed, progress=False)
+    return dict(split=sp, **{k: render_to_lmdb(sp[k], layouts, size, folder/f'{k}.lmdb', progress=False) for k in ('train', 'test')})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastcore.script import call_parse
+from .core import command
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from .data import CLASSES
@@ -174,7 +174,7 @@ def report(runs_dir:str|Path, # folder holding run folders
     return dict(runs=runs, summary=sm, runs_csv=out/'runs.csv', summary_csv=out/'summary.csv',
                 summary_md=out/'summary.md', figure=out/'f1_vs_cost.png')
 
-@call_parse
+@command
 def ecgv_report(runs_dir:str, # folder holding run folders (each with metrics.json; params.json here or in a parent)
                 out:str='report', # output folder
                 by:str='arch,config', # comma-separated grouping columns

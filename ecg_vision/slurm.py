@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from fastcore.script import Param, call_parse
+from fastcore.script import Param
+from .core import command
 
 # %% auto #0
 __all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'nb_errors', 'TaskStopped',
@@ -215,7 +216,9 @@ def sbatch_script(cfg:SlurmConfig,  # resources and environment
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/09_slurm.ipynb #a0bf27bb
-class SlurmError(RuntimeError): "A Slurm command failed; the message is its error line."
+class SlurmError(RuntimeError):
+    "A Slurm command failed; the message is its error line."
+    user_error = True  # `ecg_vision.core.command` prints it as one line
 
 def _run(cmd, check=True):
     "Run a Slurm command, return its stdout."
@@ -270,6 +273,8 @@ def submit_pipeline(stages:list,   # dicts: name, notebook, table (CSV or list o
                     dry_run=False):  # write scripts, don't call sbatch
     "Submit `stages` in order, each after the previous one succeeded; return one dict per stage."
     res, prev = [], after
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out)/'pipeline.yaml').write_text(yaml.safe_dump(dict(out=str(out), stages=stages), sort_keys=False))  # for `status`
     for s in stages:
         bad = set(s) - {'name', 'notebook', 'table', 'params', 'cluster'}
         if bad or 'name' not in s or 'notebook' not in s:
@@ -314,10 +319,17 @@ def wait_jobs(jobs,              # job ids to wait for
         time.sleep(poll)
     return round(time.time() - t0, 1)
 
-def collect(out):  # output folder of an array (holds table.csv, task_i.json, task_i.ipynb)
-    "One row per task: state, error, executed notebook, attempts, seconds, parameters."
+def collect(out):  # output folder of an array (table.csv, task_i.json, task_i.ipynb), or of a pipeline (one such folder per stage)
+    "One row per task: state, error, executed notebook, attempts, seconds, parameters (and `stage` for a pipeline folder)."
     out = Path(out)
     if not out.exists(): raise FileNotFoundError(f"{out}: no such output folder")
+    if not (out/'table.csv').exists() and not any(out.glob('task_*.json')):
+        stages = [d for d in sorted(out.iterdir()) if d.is_dir() and ((d/'table.csv').exists() or any(d.glob('task_*.json')))]
+        if not stages: raise FileNotFoundError(f"{out}: no array tasks here (no table.csv or task_*.json, nor stage folders holding them)")
+        order = {s.get('name'): i for i, s in enumerate(_stages_of(out))}
+        stages.sort(key=lambda d: order.get(d.name, len(order)))
+        return pd.concat([collect(d).assign(stage=d.name) for d in stages], ignore_index=True)[
+            lambda df: ['stage', *[c for c in df.columns if c != 'stage']]]
     df = read_table(out/'table.csv') if (out/'table.csv').exists() else None
     ids = range(len(df)) if df is not None else sorted(int(p.stem[5:]) for p in out.glob('task_*.json'))
     jobs = pd.read_csv(out/'jobs.csv', header=None).iloc[:, 0].tolist() if (out/'jobs.csv').exists() else []
@@ -340,6 +352,11 @@ def collect(out):  # output folder of an array (holds table.csv, task_i.json, ta
                          **(task_params(df, i) if df is not None else st.get('params', {}))))
     return pd.DataFrame(rows)
 
+def _stages_of(out):
+    "The stages of the pipeline submitted into `out` (from its saved pipeline.yaml), else []."
+    f = Path(out)/'pipeline.yaml'
+    return (yaml.safe_load(f.read_text()) or {}).get('stages', []) if f.exists() else []
+
 def rerun_rows(status:pd.DataFrame):  # a `collect` table
     "The `--rows` value that resubmits the tasks that did not finish ('' when all are done)."
     return array_spec(status.task[status.state != 'done']) if (status.state != 'done').any() else ''
@@ -350,7 +367,7 @@ _ACTION_HELP = ("script: write + print the sbatch script (nothing submitted) | s
                 "pipeline: submit chained stages (--stages) | status: table of tasks in --out | "
                 "task: run one task (what the sbatch script calls)")
 
-@call_parse
+@command
 def ecgv_slurm(
     action:Param(_ACTION_HELP, str, choices=_ACTIONS),
     config:str=None,     # cluster YAML: partition, gpus, cpus, mem, time, account, setup, extra (see slurm/cluster.yaml)
@@ -378,9 +395,10 @@ def ecgv_slurm(
         if action == 'status':
             need(out=out)
             st = collect(out)
-            print(st.to_string(index=False))
-            print(f"{(st.state == 'done').sum()}/{len(st)} done" +
-                  (f"; re-run the others with --rows {rerun_rows(st)}" if rerun_rows(st) else ''))
+            print(st.drop(columns=[c for c in ('executed', 'log') if c in st]).to_string(index=False))
+            for name, g in (st.groupby('stage', sort=False) if 'stage' in st else [('', st)]):
+                print(f"{name + ': ' if name else ''}{(g.state == 'done').sum()}/{len(g)} done" +
+                      (f"; re-run the others with --rows {rerun_rows(g)}" if rerun_rows(g) else ''))
             return
         cfg = load_config(config)
         if action == 'pipeline':
