@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #9539073c
 from __future__ import annotations
-import functools, os, sys, traceback, warnings
+import functools, os, sys, time, traceback, warnings
 from pathlib import Path
 from fastcore.script import call_parse
 
 # %% auto #0
 __all__ = ['in_test', 'in_job', 'export_library', 'is_user_error', 'one_line', 'command', 'atomic_write', 'confined', 'rel_path',
-           'abs_path']
+           'abs_path', 'progress']
 
 # %% ../nbs/00_core.ipynb #bbab2b6e
 def in_test() -> bool:
@@ -102,3 +102,27 @@ def abs_path(path:str|Path, # a path read from an artifact (relative or absolute
     "A stored path made absolute: relative paths are relative to `base`."
     p = Path(path)
     return p if p.is_absolute() else (Path(base)/p).absolute()
+
+# %% ../nbs/00_core.ipynb #3e8a0953
+def progress(it, # iterable to go through
+             total:int|None=None, # its length (default: `len(it)` when it has one)
+             desc:str='', # what is being done, e.g. 'render'
+             quiet:bool=False, # show nothing
+             every:float=30., # in a log: seconds between plain progress lines
+            ):
+    "Iterate `it` showing progress: a bar in Jupyter or on a terminal, occasional plain lines in a log, or nothing."
+    if quiet: yield from it; return
+    total = total if total is not None else (len(it) if hasattr(it, '__len__') else None)
+    from fastcore.imports import in_notebook
+    if in_notebook() and not in_job():
+        from fastprogress.fastprogress import progress_bar
+        yield from progress_bar(it, total=total, comment=desc); return
+    if sys.stdout.isatty():
+        from tqdm import tqdm
+        yield from tqdm(it, total=total, desc=desc or None, leave=True, dynamic_ncols=True); return
+    t0 = last = time.time(); i = 0
+    for i, x in enumerate(it, 1):
+        yield x
+        if time.time() - last >= every:
+            last = time.time(); print(f"{desc or 'progress'}: {i}" + (f"/{total}" if total else '') + f" after {last - t0:.0f} s", flush=True)
+    if i: print(f"{desc or 'progress'}: {i}" + (f"/{total}" if total else '') + f" done in {time.time() - t0:.1f} s", flush=True)

@@ -8,20 +8,19 @@ import io, json, math, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import rankdata
 from sklearn import metrics as skm
-from .core import command, rel_path
+from .core import command, rel_path, progress as show_progress
 from .data import CLASSES
 from .render import CONFIGS
 from .train import load_run
 
 # %% auto #0
 __all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'Metrics', 'score', 'pcols', 'preds_frame',
-           'average_layouts', 'preds_metrics', 'predict', 'plot_confusion', 'plot_curves', 'read_log', 'plot_log',
-           'evaluate', 'ecgv_eval']
+           'average_layouts', 'preds_metrics', 'bad_entries', 'predict', 'plot_confusion', 'plot_curves', 'read_log',
+           'plot_log', 'evaluate', 'ecgv_eval']
 
 # %% ../nbs/06_evaluate.ipynb #75bdcb45
 HEADLINE = dict(f1='macro F1', precision='macro precision', recall='macro recall', accuracy='accuracy',
@@ -241,6 +240,13 @@ def preds_metrics(preds:pd.DataFrame, # predictions table
     groups = preds.record_id.to_numpy() if preds.record_id.duplicated().any() else None
     return score(y, probs.argmax(1), probs, classes, groups, n_boot, seed, level)
 
+# %% ../nbs/06_evaluate.ipynb #f79b750f
+def bad_entries(lmdb:str|Path, # test LMDB
+               ) -> dict: # {key: reason}
+    "The entries of an LMDB that cannot be scored (do not decode or disagree with the index): one bad chart never stops an evaluation."
+    from ecg_vision.lmdb import problems
+    return {k: v for k, v in problems(lmdb).items() if not k.startswith('__')}
+
 # %% ../nbs/06_evaluate.ipynb #36faf02e
 def predict(model:torch.nn.Module, # classifier returning logits
             lmdb:str|Path, # test LMDB
@@ -249,12 +255,14 @@ def predict(model:torch.nn.Module, # classifier returning logits
             device=None, # device (default: GPU when there is one)
             progress:bool=True, # show a progress bar
            ) -> pd.DataFrame: # predictions table, in LMDB index order
-    "Class probabilities for every chart of an LMDB."
+    "Class probabilities for every good chart of an LMDB (in index order); bad entries are left out, see `bad_entries`."
     from ecg_vision.loaders import test_dl
-    dl = test_dl(lmdb, bs=bs, size=size, device=device)
+    from ecg_vision.lmdb import read_index
+    keys, bad = read_index(lmdb).key, bad_entries(lmdb)
+    dl = test_dl(lmdb, bs=bs, size=size, device=device, idxs=np.flatnonzero(~keys.isin(list(bad))))
     model = model.to(dl.device).eval(); out = []
     with torch.no_grad():
-        for xb, *_ in progress_bar(dl, display=progress):
+        for xb, *_ in show_progress(dl, desc='predict', quiet=not progress):
             out.append(torch.softmax(model(xb.as_subclass(torch.Tensor)).float(), 1).cpu())
     idx, classes = dl.dataset.index, list(dl.dataset.classes)
     probs = torch.cat(out).numpy() if out else np.zeros((0, len(classes)))
@@ -365,11 +373,14 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
     size = params.get('size') or None
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    preds = predict(net, lmdb, bs, size, dev, progress)
+    preds, bad = predict(net, lmdb, bs, size, dev, progress), bad_entries(lmdb)
+    if bad:
+        pd.DataFrame(dict(key=list(bad), reason=list(bad.values()))).to_csv(out/'skipped.csv', index=False)
+    if not len(preds): raise ValueError(f"{lmdb}: no chart could be scored ({len(bad)} bad entries)")
     preds.to_csv(out/'predictions.csv', index=False)
     m = preds_metrics(preds, classes, n_boot, seed, level)
-    res = dict(metrics=m, tta=None, predictions=out/'predictions.csv')
-    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=_config(meta['layouts']), lmdb=rel_path(lmdb, out),
+    res = dict(metrics=m, tta=None, predictions=out/'predictions.csv', **({'skipped': out/'skipped.csv'} if bad else {}))
+    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=_config(meta['layouts']), lmdb=rel_path(lmdb, out), skipped=len(bad),
                model=rel_path(params['run_dir'], out), params=_js(params))
     if tta:
         if preds.record_id.duplicated().any():
@@ -406,4 +417,5 @@ def ecgv_eval(model:str=None, # run folder (params.json + model.pth) or a .pth i
     r = evaluate(model, lmdb, out, tta=tta, bs=bs, n_boot=n_boot, seed=seed, cost=not skip_cost)
     print(r['metrics'])
     if r['tta'] is not None: print('layouts averaged per record (test-time ensembling):\n' + repr(r['tta']))
+    if 'skipped' in r: print(f"skipped {len(pd.read_csv(r['skipped']))} bad entries of {lmdb} (listed in {r['skipped']})")
     print('wrote', ', '.join(str(v) for k, v in r.items() if isinstance(v, Path)))

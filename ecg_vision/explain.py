@@ -13,8 +13,7 @@ import cv2, numpy as np, pandas as pd, torch
 from torch import nn
 from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam
 from scipy.stats import spearmanr
-from .core import command
-from fastprogress.fastprogress import progress_bar
+from .core import command, confined, progress as show_progress
 from .data import CLASSES, FS, LEADS, MalformedECG, read_record
 from .models import cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
@@ -248,6 +247,7 @@ class ExplainConfig:
     display: int = 0  # overlay panel size in pixels (0: the chart's size)
     seed: int = 0  # seed of the random-order baseline
     device: str = ''  # 'cpu', 'cuda', ... ('': GPU when there is one)
+    progress: bool = True  # show progress
 
 def _pick(index, n):
     "Positions of up to n charts, records taken round-robin over classes, all layouts of a record together."
@@ -269,7 +269,7 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
     out = Path(cfg.out); (out/'overlays').mkdir(parents=True, exist_ok=True)
     show, curves, rng, rows, faith, bad = _pick(idx, cfg.n), _pick(idx, cfg.faith), np.random.default_rng(cfg.seed), [], [], {}
     boxes, blanks = {}, {}
-    for s in progress_bar(range(0, len(idx), cfg.bs)):
+    for s in show_progress(range(0, len(idx), cfg.bs), desc='explain', quiet=not cfg.progress):
         pos, imgs = [], []
         for i in range(s, min(s + cfg.bs, len(idx))):
             try: imgs.append(ds.image(i)); pos.append(i)
@@ -295,7 +295,8 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
                                   random_deletion_auc=curve_auc(rnd)))
             if i in show:
                 fig = explain_figure(imgs[j], {'Grad-CAM': e['gradcam'][j], 'Guided Grad-CAM': e['guided'][j]}, cfg.display or None)
-                cv2.imwrite(str(out/'overlays'/f"{r.record_id}__{lay}.png"), fig[..., ::-1])
+                try: cv2.imwrite(str(confined(out/'overlays', f"{r.record_id}__{lay}.png")), fig[..., ::-1])
+                except ValueError as ex: bad[r.key] = str(ex)  # a record id that would write outside --out
     return _write_explain(out, rows, faith, bad, model, cfg)
 
 def _write_explain(out, rows, faith, bad, model, cfg):

@@ -101,8 +101,9 @@ def test_dl(path:str|Path, # LMDB folder
             size:int|tuple|None=None, # resize to this in the loader (None: the stored size)
             num_workers:int=0, # DataLoader worker processes
             device=None, # device for batches (default: GPU when there is one)
+            idxs=None, # positions in the index to keep (default: every chart)
            ) -> 'TfmdDL':
-    "An ordered DataLoader over every chart (normalised float batches + labels), in index order."
+    "An ordered DataLoader over the charts (normalised float batches + labels), in index order."
     from fastai.torch_core import default_device
     device = default_device() if device is None else torch.device(device)
-    return _dl(ChartDataset(path, size), bs, False, device, False, num_workers)
+    return _dl(ChartDataset(path, size, idxs), bs, False, device, False, num_workers)

@@ -18,11 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from fastcore.imports import in_notebook
 from fastcore.script import store_true
-from fastprogress.fastprogress import progress_bar
 
-from .core import atomic_write, command, confined
+from .core import atomic_write, command, confined, progress as show_progress
 from .data import LEADS, FS, MalformedECG, read_record
 
 # %% ../nbs/02_render.ipynb #5b403460
@@ -398,14 +396,13 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
         ex = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker)
         it = ex.map(_batch_one, todo, chunksize=max(1, len(todo)//(workers*16)))
     else: ex, it = None, map(_batch_one, todo)
-    n_img, bad, console = 0, [], progress and bool(todo) and not in_notebook()  # console bars end without newline
+    n_img, bad = 0, []
     try:
-        for path, n, err in (progress_bar(it, total=len(todo)) if progress and todo else it):
+        for path, n, err in show_progress(it, len(todo), 'render', quiet=not (progress and todo)):
             n_img += n
             if err: bad.append((path, err))
     finally:
         if ex: ex.shutdown()
-        if console: print()
     return dict(out=out, records=len(df), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
                 seconds=round(time.perf_counter() - t0, 2))
 

@@ -182,7 +182,8 @@ def write_outputs(study:optuna.Study, # the study
     if done:
         b = study.best_trial
         summary.update(best_trial=b.number, best_value=b.value, best_params=b.params, best_user_attrs=b.user_attrs)
-        cfg = best_config(study)
+        from ecg_vision.train import config_paths
+        cfg = config_paths(best_config(study), out, to_rel=True)  # paths relative to the file: the folder can move
         head = f"# best configuration of study {study.study_name} (trial {b.number}, value {b.value:.4f}); ecgv_train --config reads it\n"
         _atomic(out/'best_params.yaml', lambda p: p.write_text(head + yaml.safe_dump(cfg, sort_keys=False)))
         paths['best_params'] = out/'best_params.yaml'
@@ -235,7 +236,8 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
     "Run one search worker: create/join the study, evaluate tickets until none are left, write the outputs."
     sp = dict(load_space(space) if not isinstance(space, dict) else space)
     out = Path(out)
-    b = yaml.safe_load(Path(base).read_text()) if isinstance(base, (str, Path)) else dict(base or {})
+    from ecg_vision.train import config_paths
+    b = config_paths(yaml.safe_load(Path(base).read_text()) or {}, Path(base).parent) if isinstance(base, (str, Path)) else dict(base or {})
     fixed = {**sp['fixed'], **(train_kw or {}), 'folds': folds or sp['folds']}
     if lmdb: fixed['lmdb'] = str(Path(lmdb).absolute())
     is_train = objective == 'train'

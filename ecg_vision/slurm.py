@@ -15,10 +15,10 @@ from fastcore.script import Param
 from .core import command
 
 # %% auto #0
-__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'nb_errors', 'TaskStopped',
-           'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script', 'SlurmError', 'parse_job_id',
-           'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs', 'collect', 'rerun_rows',
-           'ecgv_slurm']
+__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'job_notebook', 'nb_errors',
+           'TaskStopped', 'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script', 'SlurmError',
+           'parse_job_id', 'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs', 'collect',
+           'rerun_rows', 'ecgv_slurm']
 
 # %% ../nbs/09_slurm.ipynb #d531c353
 _TIME = re.compile(r'^(\d+-)?\d{1,3}(:\d{2}){0,2}$')
@@ -99,6 +99,25 @@ def task_params(df:pd.DataFrame, # parameter table
     row = {k: df[k].iloc[i] for k in df.columns}  # column by column: `df.iloc[i]` would turn ints into floats
     return {k: _py(v) for k, v in row.items() if not pd.isna(v)}
 
+# %% ../nbs/09_slurm.ipynb #487dab36
+def _imports_only(src:str) -> bool:
+    lines = [l for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    return bool(lines) and all(re.match(r'\s*(import|from)\s', l) for l in lines)
+
+def job_notebook(notebook, # a stage notebook (with a `parameters`-tagged cell)
+                 dest,     # where to write the job's notebook
+                ) -> Path:
+    "The notebook a job runs: its export and import cells, then its `parameters` cell and every cell after it."
+    nb = json.loads(Path(notebook).read_text())
+    cells = nb['cells']
+    p = next((i for i, c in enumerate(cells) if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
+    if p is None: raise ValueError(f"{notebook}: no cell tagged 'parameters' (papermill needs one)")
+    keep = lambda c: c['cell_type'] == 'code' and (''.join(c['source']).lstrip().startswith('#| export') or _imports_only(''.join(c['source'])))
+    nb['cells'] = [c for c in cells[:p] if keep(c)] + cells[p:]
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    Path(dest).write_text(json.dumps(nb, indent=1))
+    return Path(dest)
+
 # %% ../nbs/09_slurm.ipynb #f53526f6
 def nb_errors(path):  # an executed notebook
     "The error outputs of an executed notebook, as 'Name: message' lines."
@@ -144,7 +163,7 @@ def run_task(table,                 # parameter table (CSV)
     old_term = signal.signal(signal.SIGTERM, _stop) if main else None  # Slurm's SIGTERM: stop cleanly, mark it
     os.environ['ECGV_JOB'] = '1'  # the stage notebook's last cell then skips nbdev_export
     try:
-        pm.execute_notebook(str(notebook), str(executed), parameters=params, kernel_name=kernel,
+        pm.execute_notebook(str(job_notebook(notebook, out/f'.task_{index}.job.ipynb')), str(executed), parameters=params, kernel_name=kernel,
                             cwd=str(notebook.parent), progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
         st['state'] = 'done'
     except TaskStopped as e: st['state'], st['error'] = 'stopped', f"{e}; a requeued run resumes"
@@ -274,7 +293,7 @@ def submit_pipeline(stages:list,   # dicts: name, notebook, table (CSV or list o
     "Submit `stages` in order, each after the previous one succeeded; return one dict per stage."
     res, prev = [], after
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out)/'pipeline.yaml').write_text(yaml.safe_dump(dict(out=str(out), stages=stages), sort_keys=False))  # for `status`
+    (Path(out)/'pipeline.yaml').write_text(yaml.safe_dump(json.loads(json.dumps(dict(out=str(out), stages=stages), default=str)), sort_keys=False))  # for `status`
     for s in stages:
         bad = set(s) - {'name', 'notebook', 'table', 'params', 'cluster'}
         if bad or 'name' not in s or 'notebook' not in s:

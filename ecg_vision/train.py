@@ -23,9 +23,10 @@ from .core import abs_path, atomic_write, command, rel_path
 from .models import arch_spec, build_model
 
 # %% auto #0
-__all__ = ['FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'load_config', 'opt_func', 'step_sched', 'class_weights',
-           'EpochLog', 'Tracker', 'run_device', 'run_precision', 'distrib', 'fit_stage', 'norm_stats', 'run_params',
-           'check_same_run', 'clear_run', 'fit_run', 'kfold', 'final_from_folds', 'train', 'load_run', 'ecgv_train']
+__all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
+           'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'run_device', 'run_precision', 'distrib', 'fit_stage',
+           'norm_stats', 'run_params', 'check_same_run', 'clear_run', 'fit_run', 'kfold', 'final_from_folds', 'train',
+           'load_run', 'ecgv_train']
 
 # %% ../nbs/05_train.ipynb #9745d6fd
 @dataclass
@@ -62,12 +63,24 @@ class TrainConfig:
     out: str = 'runs/train'       # run directory
     resume: bool = True           # continue from `out/last.pth` when present
 
+PATH_KEYS = ('lmdb', 'weights', 'out')  # TrainConfig fields that hold paths (`weights` also takes imagenet/none)
+
+def config_paths(d:dict, # TrainConfig names -> values
+                 base:str|Path, # folder the paths are relative to (a YAML file's folder)
+                 to_rel:bool=False, # True: make them relative to `base` (for writing); False: absolute (for reading)
+                ) -> dict:
+    "`d` with its path fields made relative to (or resolved from) `base`, so a config YAML can move with its folder."
+    f = (lambda p: rel_path(p, base)) if to_rel else (lambda p: str(abs_path(p, base)))
+    return {k: f(v) if k in PATH_KEYS and isinstance(v, str) and v and v not in ('imagenet', 'none') else v for k, v in d.items()}
+
 def load_config(path:str|Path, **kw) -> TrainConfig:
-    "A `TrainConfig` from a YAML file (same names as the fields), with `kw` overriding it."
-    d = yaml.safe_load(Path(path).read_text()) or {}
+    "A `TrainConfig` from a YAML file (same names as the fields; paths relative to the file), with `kw` overriding it."
+    try: d = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of TrainConfig names")
     names = {f.name for f in fields(TrainConfig)}
     if bad := sorted(set(d) - names): raise ValueError(f"{path}: unknown keys {bad}; TrainConfig has {sorted(names)}")
-    return TrainConfig(**{**d, **kw})
+    return TrainConfig(**{**config_paths(d, Path(path).parent), **kw})
 
 # %% ../nbs/05_train.ipynb #d1e8e60c
 def opt_func(cfg:TrainConfig):

@@ -99,7 +99,7 @@ def test_ecgv_render_end_to_end(dataset):
 
 def test_ecgv_render_missing_meta(tmp_path):
     r = _cli('--data', tmp_path, '--meta', 'nope.csv', '--out', tmp_path/'o')
-    assert r.returncode != 0 and 'nope.csv: meta file not found' in r.stderr
+    assert r.returncode == 2 and r.stderr.strip().endswith('nope.csv: split CSV not found') and '\n' not in r.stderr.strip()
 
 def test_render_batch_varied_is_deterministic(dataset, tmp_path):
     d, df = dataset
