@@ -258,7 +258,7 @@ def _qc_one(args):
         sig = read_record(path, check=False); v = check_signal(sig, FS, path, n_samples/FS)
         if not v.ok: return v.cause, None, None
         return None, '; '.join(v.notes) or None, hashlib.blake2b(sig[:, slice(*v.window)].tobytes(), digest_size=16).hexdigest()
-    except MalformedECG as e: return e.cause, None, None
+    except MalformedECG as e: return (e.cause if Path(e.path) == Path(path) else f"{Path(e.path).name}: {e.cause}"), None, None  # name the file at fault
     except Exception as e: return f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})", None, None
 
 def _qc_many(paths, n_samples=5000, workers=None, progress=True):
@@ -470,6 +470,7 @@ def ecgv_split(data:str=None, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
     if data is None: raise SystemExit("ecgv_split: --data DIR is required")
     try: r = make_split(data, out, format, test_size, seed, workers)
     except MalformedECG as e: raise SystemExit(f"ecgv_split: {e}")
+    print()                                                   # end the progress bar's line
     for f, why in r['skipped']: print(f"ecgv_split: {f}: {why}", file=sys.stderr)   # one line per skipped file
     for f, note in r['kept']: print(f"note: {f}: {note}")
     print(f"{r['n_train']} train, {r['n_test']} test, {r['n_dropped']} dropped (see {r['qc_report']})"
