@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #d341c88a
 from __future__ import annotations
-import hashlib, io, json, os, re, sys
+import hashlib, io, os, re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,9 +17,8 @@ from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
 __all__ = ['LEADS', 'FS', 'CLASSES', 'RHYTHM_TO_CLASS', 'RHYTHM_ALIASES', 'SNOMED_RHYTHMS', 'AMP_MV', 'RATE_HZ', 'MIN_CORR',
-           'MalformedECG', 'Verdict', 'check_signal', 'require_plausible', 'read_record', 'rhythm_class', 'wfdb_rhythm',
-           'read_labels', 'qc_reason', 'run_qc', 'check_record_id', 'unique_records', 'group_split', 'group_kfold',
-           'make_split', 'read_split', 'ecgv_split']
+           'MalformedECG', 'read_text', 'Verdict', 'check_signal', 'require_plausible', 'read_record', 'rhythm_class',
+           'wfdb_rhythm', 'read_labels', 'qc_reason', 'qc_files', 'run_qc', 'check_record_id']
 
 # %% ../nbs/00_data.ipynb #456e37ed
 LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']
@@ -38,8 +37,10 @@ class MalformedECG(ValueError):
     "An ECG file or label that cannot be used; the message names the file and the cause."
     def __init__(self, path, cause): super().__init__(f"{path}: {cause}"); self.path, self.cause = str(path), cause
 
-def _read_text(path):
-    "The text of a file that must be UTF-8 (or ASCII); anything else raises `MalformedECG` with what it is."
+# %% ../nbs/00_data.ipynb #e2a1c0de
+def read_text(path:str|Path, # a text file that must be UTF-8 (or ASCII)
+             ) -> str: # its text
+    "The text of a file; binary, UTF-16 and Latin-1 files raise `MalformedECG` saying what they are."
     b = Path(path).read_bytes(); head = b[:4096]
     if head[:2] in (b'\xff\xfe', b'\xfe\xff') or (len(head) > 1 and max(head[0::2].count(0), head[1::2].count(0)) > len(head)//5):
         raise MalformedECG(path, "UTF-16 text: save it as UTF-8 (or ASCII)")
@@ -49,7 +50,7 @@ def _read_text(path):
         raise MalformedECG(path, f"not UTF-8 text (byte 0x{b[e.start]:02X} on line {b[:e.start].count(10) + 1}: "
                                  "Latin-1, another 8-bit encoding, or binary): save it as UTF-8") from None
 
-# %% ../nbs/00_data.ipynb #8da64e5b
+# %% ../nbs/00_data.ipynb #a4d9e8c2
 AMP_MV = (0.05, 20.)      # plausible amplitude: median over leads of the 1-99 % range, in mV
 RATE_HZ = (100, 10_000)   # plausible sampling rates, Hz
 MIN_CORR = 0.5            # an ECG's neighbouring samples correlate above this (random bytes: about 0)
@@ -71,7 +72,7 @@ class Verdict:
                 f"plausible: {self.seconds:.1f} s, amplitude {self.amplitude_mv:.2f} mV")
         return '; '.join([head, *self.notes])
 
-# %% ../nbs/00_data.ipynb #858345c7
+# %% ../nbs/00_data.ipynb #c9e1f7a3
 def _leads(mask): return ', '.join(np.array(LEADS)[mask])
 
 def _off_by(a, lo, hi):
@@ -133,7 +134,7 @@ def _numeric(field):
 
 def _read_chapman_csv(path):
     "Read a Chapman CSV (µV, with or without a header row of lead names) as (12, n) mV."
-    text = _read_text(path); lines = text.splitlines()
+    text = read_text(path); lines = text.splitlines()
     if not text.strip(): raise MalformedECG(path, "empty file")
     has_header = not all(_numeric(f) for f in lines[0].split(','))
     try: df = pd.read_csv(io.StringIO(text), header=0 if has_header else None, dtype=np.float64, engine='c')
@@ -156,7 +157,7 @@ def _read_wfdb(path, fs):
     import wfdb
     from scipy.signal import resample_poly
     stem = Path(path).with_suffix(''); hea = stem.with_suffix('.hea')
-    _read_text(hea)                                   # binary, UTF-16 or Latin-1 headers fail here, with the cause
+    read_text(hea)                                   # binary, UTF-16 or Latin-1 headers fail here, with the cause
     try: h = wfdb.rdheader(str(stem))
     except Exception as e: raise MalformedECG(hea, f"unreadable WFDB header ({type(e).__name__}: {e})") from None
     if not (h.fs and RATE_HZ[0] <= h.fs <= RATE_HZ[1]): raise MalformedECG(hea, f"sampling rate {h.fs} Hz in the header is outside {RATE_HZ[0]}-{RATE_HZ[1]} Hz")
@@ -207,7 +208,7 @@ def rhythm_class(code:str, # granular rhythm code, e.g. 'AFIB', 'SA', 'ST'
 def wfdb_rhythm(hea:str|Path, # a WFDB `.hea` header file
                ) -> str: # granular rhythm code
     "The rhythm code of a WFDB header's `# Dx:` SNOMED codes."
-    dx = [l.split(':', 1)[1] for l in _read_text(hea).splitlines() if re.match(r'#\s*Dx\s*:', l)]
+    dx = [l.split(':', 1)[1] for l in read_text(hea).splitlines() if re.match(r'#\s*Dx\s*:', l)]
     if not dx: raise MalformedECG(hea, "no '# Dx:' line in the header")
     codes = [c.strip() for c in dx[0].split(',')]
     found = [r for s, r in SNOMED_RHYTHMS.items() if s in codes]
@@ -236,7 +237,7 @@ def read_labels(path:str|Path, # Chapman `Diagnostics.xlsx`/`.csv`, or a folder 
         df['reason'] = [w or r for w, r in zip(why, df.reason)]
         return df.assign(rhythm=lambda d: d.rhythm.where(d.reason.isna(), None), source=[str(h) for h in heas])
     if not path.is_file(): raise MalformedECG(path, "file not found")
-    try: tab = pd.read_excel(path) if path.suffix.lower() in ('.xlsx', '.xls') else pd.read_csv(io.StringIO(_read_text(path)))
+    try: tab = pd.read_excel(path) if path.suffix.lower() in ('.xlsx', '.xls') else pd.read_csv(io.StringIO(read_text(path)))
     except MalformedECG: raise
     except Exception as e: raise MalformedECG(path, f"unreadable label table ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     if not {'FileName', 'Rhythm'} <= set(tab.columns): raise MalformedECG(path, "needs columns FileName and Rhythm")
@@ -261,15 +262,19 @@ def _qc_one(args):
     except MalformedECG as e: return (e.cause if Path(e.path) == Path(path) else f"{Path(e.path).name}: {e.cause}"), None, None  # name the file at fault
     except Exception as e: return f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})", None, None
 
-def _qc_many(paths, n_samples=5000, workers=None, progress=True):
-    "`_qc_one` over many paths, in parallel."
+def qc_files(paths:list, # record files
+             n_samples:int=5000, # expected length
+             workers:int|None=None, # processes (default: all cores)
+             progress:bool=True, # show a progress bar
+            ) -> pd.DataFrame: # one row per path: reason (None: usable), note (e.g. the window used), digest of the signal
+    "Read and check many records in parallel; any error reading one file is its reason, the batch goes on."
     args = [(str(p), n_samples) for p in paths]
     workers = min(workers or os.cpu_count() or 1, max(len(args), 1))
     if workers == 1: it = map(_qc_one, args)
     else: ex = ProcessPoolExecutor(workers); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
     res = list(progress_bar(it, total=len(args), display=progress) if progress else it)
     if workers > 1: ex.shutdown()
-    return res
+    return pd.DataFrame(res, columns=['reason', 'note', 'digest'], dtype=object)
 
 def run_qc(paths:list, # record files
            n_samples:int=5000, # expected length
@@ -277,9 +282,9 @@ def run_qc(paths:list, # record files
            progress:bool=True, # show a progress bar
           ) -> list: # one reason (or None) per path
     "Check many records in parallel; one reason (or None) per record."
-    return [r for r, _, _ in _qc_many(paths, n_samples, workers, progress)]
+    return qc_files(paths, n_samples, workers, progress).reason.tolist()
 
-# %% ../nbs/00_data.ipynb #d27e695a
+# %% ../nbs/00_data.ipynb #a1b2c3d4
 def check_record_id(rid, # a record id (file stem)
                     source:str|Path='', # where it came from, for the message
                    ) -> str: # the id
@@ -289,192 +294,12 @@ def check_record_id(rid, # a record id (file stem)
         raise MalformedECG(source, f"record id {s!r} is not a plain file name (no folders, '..' or absolute paths)")
     return s
 
-# %% ../nbs/00_data.ipynb #9328163a
-def _files_digest(path):
-    "Digest of a record's files (the .csv, or the .hea with its .mat/.dat)."
-    h, p = hashlib.blake2b(digest_size=16), Path(path)
-    for q in [p] + [p.with_suffix(s) for s in ('.mat', '.dat') if p.suffix == '.hea']:
-        if q.is_file(): h.update(q.suffix.encode()); h.update(q.read_bytes())
-    return h.hexdigest()
+# %% ../nbs/00_data.ipynb #d4e5f6a7
+_MOVED = ('group_split', 'group_kfold', 'make_split', 'read_split', 'unique_records', 'ecgv_split')
 
-def unique_records(lab:pd.DataFrame, # labels with record_id, rhythm, reason, source, path: one row per source
-                  ) -> pd.DataFrame: # one row per record id, with a `note` where copies were merged
-    "One row per record id: copies merge (noted), a shared id with two labels or two files is dropped naming every source."
-    lab = lab.reset_index(drop=True).assign(note=None).astype({'reason': object, 'note': object})
-    for i, (rid, src) in enumerate(zip(lab.record_id, lab.source)):
-        try: check_record_id(rid, src)
-        except MalformedECG as e: lab.loc[i, 'reason'] = e.cause
-    keep = []
-    for rid, g in lab.groupby('record_id', sort=False):
-        i = g.index[0]; keep.append(i)
-        if len(g) == 1: continue
-        paths = list(dict.fromkeys(p for p in g.path if isinstance(p, str)))
-        labels = list(dict.fromkeys(g.rhythm.astype(str)))
-        if len(paths) > 1 and len({_files_digest(p) for p in paths}) > 1:
-            lab.loc[i, 'reason'] = f"{len(paths)} different files share record id {rid}: {', '.join(paths)}"
-        elif len(labels) > 1:
-            lab.loc[i, 'reason'] = f"conflicting labels for record id {rid}: " + ', '.join(f"{s} says {r}" for s, r in zip(g.source, g.rhythm))
-        else: lab.loc[i, 'note'] = f"{len(g)} copies merged into one record ({', '.join(dict.fromkeys([*g.source, *paths]))})"
-    return lab.loc[keep].reset_index(drop=True)
-
-# %% ../nbs/00_data.ipynb #ea936dd5
-def _strat_pick(y, frac, rng):
-    "Positions of about `frac` of the items of each class in `y` (at least one when a class has two or more)."
-    pick = []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        k = int(round(frac*len(idx)))
-        if len(idx) >= 2: k = min(max(k, 1), len(idx) - 1)
-        pick.append(idx[:k])
-    return np.sort(np.concatenate(pick)) if pick else np.array([], dtype=int)
-
-def _one_label(df, group, stratify):
-    "Raise ValueError naming the first group whose rows disagree on `stratify`."
-    n = df.groupby(group, sort=False)[stratify].nunique(dropna=False)
-    if (n > 1).any():
-        g = n.index[n > 1][0]
-        raise ValueError(f"{group} {g!r} has conflicting {stratify} values {sorted(df.loc[df[group] == g, stratify].unique().tolist())}"
-                         f" ({int((n > 1).sum())} such ids): one id must be one record with one label")
-
-def group_split(df:pd.DataFrame, # one row per image (or record)
-                valid_pct:float=0.2, # share of groups in the validation part
-                seed:int=42, # random seed
-                group:str='record_id', # column whose values must not straddle the split
-                stratify:str|None='y', # column to stratify on (one value per group), or None
-               ) -> tuple: # (train positions, valid positions)
-    "Split rows into train/valid positions so that no group has rows on both sides."
-    if stratify: _one_label(df, group, stratify)
-    g = df.groupby(group, sort=True)[stratify].first() if stratify else df.groupby(group, sort=True).size()*0
-    pick = _strat_pick(g.to_numpy(), valid_pct, np.random.default_rng(seed))
-    valid = df[group].isin(set(g.index[pick])).to_numpy()
-    return np.flatnonzero(~valid), np.flatnonzero(valid)
-
-def group_kfold(df:pd.DataFrame, # one row per image (or record)
-                k:int=5, # number of folds
-                seed:int=42, # random seed
-                group:str='record_id', # column whose values must not straddle a split
-                stratify:str='y', # column to stratify on
-               ) -> list: # k (train positions, valid positions) pairs
-    "Stratified k-fold over groups: every group is validated exactly once."
-    from sklearn.model_selection import StratifiedGroupKFold
-    import warnings
-    _one_label(df, group, stratify)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)  # tiny classes: sklearn warns, the folds are still by group
-        return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(df, df[stratify], df[group]))
-
-# %% ../nbs/00_data.ipynb #9a3b3a9d
-def _find_records(data, fmt):
-    "Labels joined to record files, one row per (label source, file); labels without a file have a reason."
-    data = Path(data)
-    if not data.is_dir(): raise MalformedECG(data, "not a folder")
-    tabs = [p for n in ('Diagnostics.xlsx', 'Diagnostics.csv') for p in [data/n] if p.exists()]
-    if fmt == 'auto': fmt = 'chapman' if tabs else 'wfdb' if any(data.rglob('*.hea')) else None
-    if fmt is None: raise MalformedECG(data, "no Diagnostics.xlsx/.csv and no WFDB .hea files found")
-    if fmt not in ('chapman', 'wfdb'): raise MalformedECG(data, f"unknown format {fmt!r}: use chapman, wfdb or auto")
-    if fmt == 'wfdb':
-        lab = read_labels(data)
-        return lab.assign(path=[str(Path(s).resolve()) for s in lab.source], missing=False), fmt
-    if not tabs: raise MalformedECG(data, "no Diagnostics.xlsx or Diagnostics.csv")
-    lab, files = read_labels(tabs[0]), {}
-    for p in sorted(data.rglob('*.csv')):
-        if p.stem not in ('Diagnostics', 'qc_report') and not p.stem.startswith('split_'): files.setdefault(p.stem, []).append(str(p.resolve()))
-    lab['reason'] = [f"{r} ({s})" if isinstance(r, str) else None for r, s in zip(lab.reason, lab.source)]
-    lab = lab.assign(path=lab.record_id.map(lambda i: files.get(i, [None]))).explode('path').reset_index(drop=True)
-    lab['missing'] = lab.path.isna()
-    lab.loc[lab.missing, 'reason'] = [f"no signal file {i}.csv under {data} (labelled in {s})" for i, s in zip(lab.record_id[lab.missing], lab.source[lab.missing])]
-    return lab, fmt
-
-# %% ../nbs/00_data.ipynb #65eaffc6
-def _split_groups(y, groups, frac, seed):
-    "Test mask over rows: a stratified pick of whole groups (unique groups: the same pick as over rows)."
-    codes, _ = pd.factorize(pd.Series(groups))
-    gy = pd.Series(np.asarray(y)).groupby(codes, sort=True).first().to_numpy()
-    return np.isin(codes, _strat_pick(gy, frac, np.random.default_rng(seed)))
-
-def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs, or WFDB records
-               out:str|Path, # folder for split_train.csv, split_test.csv, labels.json, qc_report.csv
-               fmt:str='auto', # 'chapman', 'wfdb' or 'auto'
-               test_size:float=0.2, # share of records in the test split
-               seed:int=42, # random seed
-               workers:int|None=None, # QC processes (default: all cores)
-               progress:bool=True, # show a progress bar
-              ) -> dict: # paths written, counts, and the skipped/kept items
-    "Label, check and split a data folder into train/test CSVs, one row per unique record."
-    lab, fmt = _find_records(data, fmt)
-    lab = unique_records(lab)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    todo = lab.reason.isna()
-    res = _qc_many(lab.path[todo], workers=workers, progress=progress) if todo.any() else []
-    lab['digest'] = None
-    lab.loc[todo, 'reason'] = [r for r, _, _ in res]
-    lab.loc[todo, 'note'] = ['; '.join(n for n in (o, q) if isinstance(n, str)) or None for o, (_, q, _) in zip(lab.note[todo], res)]
-    lab.loc[todo, 'digest'] = [d for _, _, d in res]
-    ok = lab[lab.reason.isna()].reset_index(drop=True)
-    assert ok.record_id.is_unique, "make_split: duplicate record ids reached the split"
-    twins = ok.groupby('digest').record_id.transform(lambda s: ', '.join(s))
-    for i in np.flatnonzero(ok.digest.duplicated(keep=False)):
-        ok.loc[i, 'note'] = '; '.join(n for n in (ok.note[i], f"identical signal to {twins[i]}: split together") if isinstance(n, str))
-    test = _split_groups(ok.y, ok.digest, test_size, seed) if len(ok) > 1 else np.zeros(len(ok), bool)
-    cols = ['record_id', 'path', 'rhythm', 'label', 'y']
-    ok[cols][~test].to_csv(out/'split_train.csv', index=False)
-    ok[cols][test].to_csv(out/'split_test.csv', index=False)
-    bad, kept = lab[lab.reason.notna()], ok[ok.note.notna()]
-    pd.concat([bad.assign(status='dropped'), kept.assign(status='kept', reason=kept.note)])[
-        ['record_id', 'path', 'status', 'reason']].to_csv(out/'qc_report.csv', index=False)
-    (out/'labels.json').write_text(json.dumps(dict(classes=CLASSES, rhythm_to_class=RHYTHM_TO_CLASS, format=fmt,
-                                                   test_size=test_size, seed=seed), indent=2))
-    skipped = bad[~bad.missing.astype(bool)]
-    return dict(train=out/'split_train.csv', test=out/'split_test.csv', labels=out/'labels.json',
-                qc_report=out/'qc_report.csv', n_train=int((~test).sum()), n_test=int(test.sum()),
-                n_dropped=len(skipped), n_without_file=int(bad.missing.astype(bool).sum()),
-                skipped=list(zip(skipped.path.fillna(skipped.source), skipped.reason)),
-                without_file=bad.record_id[bad.missing.astype(bool)].tolist(), kept=list(zip(kept.path, kept.note)))
-
-# %% ../nbs/00_data.ipynb #66607e74
-def read_split(path:str|Path, # split_train.csv / split_test.csv (record_id, path, y, ...)
-              ) -> tuple: # (usable rows, set-aside rows with `reason`)
-    "Read a split CSV; rows with an unsafe or repeated record id, or an empty or non-integer `y`, are set aside with the reason."
-    path = Path(path)
-    if not path.is_file(): raise MalformedECG(path, "file not found")
-    try: df = pd.read_csv(io.StringIO(_read_text(path)), dtype=str, keep_default_na=False)
-    except MalformedECG: raise
-    except Exception as e: raise MalformedECG(path, f"not a CSV ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    miss = [c for c in ('record_id', 'path') if c not in df.columns]
-    if miss: raise MalformedECG(path, f"missing column(s) {', '.join(miss)}")
-    why, seen = [], {}
-    for i, r in enumerate(df.to_dict('records')):
-        row = f"{path.name} row {i + 2}"
-        try: check_record_id(r['record_id'], row); w = None
-        except MalformedECG as e: w = e.cause
-        if w is None and r['record_id'] in seen: w = f"record id {r['record_id']} repeats {seen[r['record_id']]}"
-        if w is None and 'y' in df.columns and not (r['y'].strip().isdigit() and int(r['y']) < len(CLASSES)):
-            w = f"label y={r['y']!r} is not a class index 0-{len(CLASSES) - 1}"
-        if w is None and not r['path'].strip(): w = "empty path"
-        seen.setdefault(r['record_id'], row); why.append(w if w is None else f"{w} ({row})")
-    df['reason'] = why
-    if 'y' in df.columns: df['y'] = [int(v) if w is None else -1 for v, w in zip(df.y, why)]
-    good = df[df.reason.isna()].drop(columns='reason').reset_index(drop=True)
-    return good, df[df.reason.notna()].reset_index(drop=True)
-
-# %% ../nbs/00_data.ipynb #db0ad174
-@call_parse
-def ecgv_split(data:str=None, # folder with Diagnostics.xlsx/.csv + Chapman CSVs, or WFDB records (required)
-               out:str='.', # output folder
-               format:str='auto', # chapman, wfdb or auto
-               test_size:float=0.2, # share of records in the test split
-               seed:int=42, # random seed
-               workers:int=None, # QC processes (default: all cores)
-              ):
-    "Label, quality-check and split ECG records into split_train.csv / split_test.csv."
-    if data is None: raise SystemExit("ecgv_split: --data DIR is required")
-    try: r = make_split(data, out, format, test_size, seed, workers)
-    except MalformedECG as e: raise SystemExit(f"ecgv_split: {e}")
-    print()                                                   # end the progress bar's line
-    for f, why in r['skipped']: print(f"ecgv_split: {f}: {why}", file=sys.stderr)   # one line per skipped file
-    for f, note in r['kept']: print(f"note: {f}: {note}")
-    print(f"{r['n_train']} train, {r['n_test']} test, {r['n_dropped']} dropped (see {r['qc_report']})"
-          + (f", {r['n_without_file']} labelled records without a signal file" if r['n_without_file'] else ''))
-    if r['without_file']:
-        ids = r['without_file']; print(f"without a signal file: {', '.join(ids[:10])}{f' and {len(ids) - 10} more' if len(ids) > 10 else ''} (all in {r['qc_report']})")
-    print(f"wrote {r['train']}, {r['test']}, {r['labels']}")
+def __getattr__(name):
+    "Names that moved to `ecg_vision.split` (the split stage) still import from `ecg_vision.data`."
+    if name in _MOVED:
+        from ecg_vision import split
+        return getattr(split, name)
+    raise AttributeError(f"module 'ecg_vision.data' has no attribute {name!r}")
