@@ -30,10 +30,9 @@ def unique_records(lab:pd.DataFrame, # labels with record_id, rhythm, reason, so
     for i, (rid, src) in enumerate(zip(lab.record_id, lab.source)):
         try: check_record_id(rid, src)
         except MalformedECG as e: lab.loc[i, 'reason'] = e.cause
-    keep = []
-    for rid, g in lab.groupby('record_id', sort=False):
-        i = g.index[0]; keep.append(i)
-        if len(g) == 1: continue
+    dup = lab.record_id.duplicated(keep=False)
+    for rid, g in lab[dup].groupby('record_id', sort=False):
+        i = g.index[0]
         paths = list(dict.fromkeys(p for p in g.path if isinstance(p, str)))
         labels = list(dict.fromkeys(g.rhythm.astype(str)))
         if len(paths) > 1 and len({_files_digest(p) for p in paths}) > 1:
@@ -41,7 +40,7 @@ def unique_records(lab:pd.DataFrame, # labels with record_id, rhythm, reason, so
         elif len(labels) > 1:
             lab.loc[i, 'reason'] = f"conflicting labels for record id {rid}: " + ', '.join(f"{s} says {r}" for s, r in zip(g.source, g.rhythm))
         else: lab.loc[i, 'note'] = f"{len(g)} copies merged into one record ({', '.join(dict.fromkeys([*g.source, *paths]))})"
-    return lab.loc[keep].reset_index(drop=True)
+    return lab[~lab.record_id.duplicated()].reset_index(drop=True)
 
 # %% ../nbs/00b_split.ipynb #ea936dd5
 def _strat_pick(y, frac, rng):
@@ -138,9 +137,10 @@ def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
     lab.loc[todo, 'digest'] = res.digest.tolist()
     ok = lab[lab.reason.isna()].reset_index(drop=True)
     assert ok.record_id.is_unique, "make_split: duplicate record ids reached the split"
-    twins = ok.groupby('digest').record_id.transform(lambda s: ', '.join(s))
-    for i in np.flatnonzero(ok.digest.duplicated(keep=False)):
-        ok.loc[i, 'note'] = '; '.join(n for n in (ok.note[i], f"identical signal to {twins[i]}: split together") if isinstance(n, str))
+    same = ok.digest.duplicated(keep=False)
+    twins = ok[same].groupby('digest').record_id.agg(', '.join)
+    for i in np.flatnonzero(same):
+        ok.loc[i, 'note'] = '; '.join(n for n in (ok.note[i], f"identical signal to {twins[ok.digest[i]]}: split together") if isinstance(n, str))
     test = _split_groups(ok.y, ok.digest, test_size, seed) if len(ok) > 1 else np.zeros(len(ok), bool)
     cols = ['record_id', 'path', 'rhythm', 'label', 'y']
     ok[cols][~test].to_csv(out/'split_train.csv', index=False)
@@ -204,3 +204,4 @@ def ecgv_split(data:str=None, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
     if r['without_file']:
         ids = r['without_file']; print(f"without a signal file: {', '.join(ids[:10])}{f' and {len(ids) - 10} more' if len(ids) > 10 else ''} (all in {r['qc_report']})")
     print(f"wrote {r['train']}, {r['test']}, {r['labels']}")
+    if r['n_train'] + r['n_test'] == 0: raise SystemExit(f"ecgv_split: {data}: no usable record (all are listed in {r['qc_report']})")

@@ -61,3 +61,17 @@ def test_ecgv_split_bad_folder_one_line(tmp_path):
 def test_readme_is_index():
     assert run(sys.executable, ROOT/'.ci'/'readme.py', '--check', check=False).returncode == 0, \
         "README.md is out of step with nbs/index.ipynb: run python .ci/readme.py"
+
+def test_ecgv_split_corrupt_label_table_one_line(tmp_path):
+    (tmp_path/'Diagnostics.xlsx').write_bytes(b'not a zip file at all')
+    p = run('ecgv_split', '--data', tmp_path, '--out', tmp_path/'o', check=False)
+    assert p.returncode != 0 and 'Traceback' not in p.stderr
+    assert p.stderr.strip().splitlines()[-1].startswith(f"ecgv_split: {tmp_path/'Diagnostics.xlsx'}: unreadable label table (")
+
+def test_ecgv_split_nothing_usable_exits_nonzero(tmp_path):
+    (tmp_path/'Diagnostics.csv').write_text('FileName,Rhythm\nz,SR\n')
+    (tmp_path/'z.csv').write_text('\n'.join(','.join(['0']*12) for _ in range(5000)) + '\n')
+    p = run('ecgv_split', '--data', tmp_path, '--out', tmp_path/'o', check=False)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and err[0] == f"ecgv_split: {(tmp_path/'z.csv').resolve()}: all 12 leads are flat (all zero)"
+    assert err[-1] == f"ecgv_split: {tmp_path}: no usable record (all are listed in {tmp_path/'o'/'qc_report.csv'})"
