@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
+from .core import progress as show_progress
 
 # %% auto #0
 __all__ = ['LEADS', 'FS', 'CLASSES', 'RHYTHM_TO_CLASS', 'RHYTHM_ALIASES', 'SNOMED_RHYTHMS', 'AMP_MV', 'RATE_HZ', 'MIN_CORR',
@@ -279,7 +278,7 @@ def qc_files(paths:list, # record files
     workers = min(workers or os.cpu_count() or 1, max(len(args), 1))
     if workers == 1: it = map(_qc_one, args)
     else: ex = ProcessPoolExecutor(workers); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
-    res = list(progress_bar(it, total=len(args), display=progress) if progress else it)
+    res = list(show_progress(it, len(args), 'check records', quiet=not progress))
     if workers > 1: ex.shutdown()
     return pd.DataFrame(res, columns=['reason', 'note', 'digest'], dtype=object)
 

@@ -14,7 +14,7 @@ from torch import nn
 from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam
 from scipy.stats import spearmanr
 from .core import command, confined, progress as show_progress
-from .data import CLASSES, FS, LEADS, MalformedECG, read_record
+from .data import CLASSES, FS, LEADS, MalformedECG, check_signal, read_record
 from .models import cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
 
@@ -328,16 +328,19 @@ def _write_explain(out, rows, faith, bad, model, cfg):
 def predict_file(path:str|Path, # Chapman .csv or WFDB record (.hea/.mat/stem)
                  run_dir:str|Path, # training run folder
                  device='cpu', # where to run the model
-                ) -> dict: # probs (Series by class), pred, chart (uint8), signal, layout, gradcam, guided
-    "Class probabilities and Grad-CAM / Guided Grad-CAM maps for one ECG file."
-    sig = read_record(path)
+                 force:bool=False, # classify even a signal that fails the plausibility check
+                ) -> dict: # probs (Series by class), pred, chart (uint8), signal, layout, gradcam, guided, verdict
+    "Class probabilities and Grad-CAM / Guided Grad-CAM maps for one ECG file (refused when the signal is implausible)."
+    sig = read_record(path, check=False)
+    verdict = check_signal(sig, FS, path)
+    if not verdict and not force: raise MalformedECG(path, f"{verdict.cause} (--force classifies it anyway)")
     model, params = load_run(run_dir, device)
     layout, chart_size, inp = chart_spec(params)
     chart = _resize(render(sig, layout, chart_size), inp, cv2.INTER_AREA)
     e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device))
     classes = list(params.get('classes', CLASSES))
     return dict(probs=pd.Series(e['prob'][0], index=classes), pred=classes[int(e['pred'][0])], chart=chart, signal=sig,
-                layout=layout, gradcam=e['gradcam'][0], guided=e['guided'][0])
+                layout=layout, gradcam=e['gradcam'][0], guided=e['guided'][0], verdict=verdict)
 
 def cam_png(res:dict, # `predict_file` result
             out:str|Path, # PNG to write
@@ -380,11 +383,12 @@ def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem)
                  model:str=None, # training run folder (model.pth + params.json)
                  cam:str=None, # write the chart | Grad-CAM | Guided Grad-CAM figure here (PNG)
                  display:int=448, # chart height of the figure in pixels
+                 force:bool=False, # classify even a signal that fails the plausibility check (the verdict is printed)
                 ):
     "Class probabilities of one ECG file, and optionally its Guided Grad-CAM overlay."
     if not model: raise SystemExit("ecgv_predict: give --model RUN_DIR")
-    try: res = predict_file(file, model)
-    except (FileNotFoundError, ValueError) as ex: raise SystemExit(f"ecgv_predict: {ex}")  # MalformedECG is a ValueError
+    res = predict_file(file, model, force=force)
+    print(f"{file}: {res['verdict']}")
     for c, p in res['probs'].items(): print(f"{c}\t{p:.4f}")
     print(f"predicted: {res['pred']}")
     if cam: print(f"wrote {cam_png(res, cam, display)}")

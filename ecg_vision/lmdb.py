@@ -10,7 +10,8 @@ import cv2, lmdb, numpy as np, pandas as pd
 from PIL import Image
 from .core import command, confined, progress as show_progress
 from .data import CLASSES, read_record
-from .render import ROBUST, chart_seed, parse_layouts, parse_size, read_meta as read_split, render
+from .render import ROBUST, chart_seed, parse_layouts, parse_size, render
+from .split import read_split
 
 # %% auto #0
 __all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value', 'encode_image',
@@ -99,11 +100,6 @@ def _meta_table(meta, cols=('record_id', 'y')):
     if miss: raise ValueError(f"{meta if not isinstance(meta, pd.DataFrame) else 'meta'}: missing columns {miss}")
     df['record_id'] = df.record_id.astype(str)
     return df.reset_index(drop=True)
-
-def _id_problem(rid):
-    "Why a record id cannot name an image key (`record_id/layout`), or None."
-    try: confined('.', rid); return None
-    except ValueError as e: return str(e).split(';')[0]
 
 def _label_problem(y, label, classes):
     "Why a label is unusable, or None."
@@ -229,10 +225,12 @@ def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[,
                    **render_kw, # passed to `ecg_vision.render.render`
                   ) -> Path:
     "Render every record of `meta` in each layout straight into an LMDB; resumable, skips and reports bad records."
-    df, classes, layouts, size = _meta_table(read_split(meta), ('record_id', 'path', 'y')), _classes(meta), _layouts(layouts), _size(parse_size(size))
+    (df, aside), classes, layouts, size = read_split(meta), _classes(meta), _layouts(layouts), _size(parse_size(size))
+    df = _meta_table(df, ('record_id', 'path', 'y'))
     if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
     lab = df.label if 'label' in df.columns else [None]*len(df)
-    bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes) or _id_problem(r))}
+    bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
+    bad.update(zip(aside.record_id, aside.reason))  # rows the split CSV cannot give (bad id or label)
     ok = df[~df.record_id.isin(bad)]
     doc = dict(format_version=FORMAT_VERSION, classes=classes, size=list(size), layouts=layouts, codec=codec,
                params=dict(source='render', size=list(size), layouts=layouts, codec=codec,

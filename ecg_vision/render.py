@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LAYOUTS', 'CONFIGS', 'PAPERS', 'Box', 'ROBUST', 'Layout', 'get_layout', 'panel_boxes', 'Variation', 'render',
            'encode_png', 'decode_png', 'render_reference', 'parse_layouts', 'parse_size', 'chart_seed', 'render_record',
-           'read_meta', 'render_batch', 'ecgv_render']
+           'render_batch', 'ecgv_render']
 
 # %% ../nbs/02_render.ipynb #666e0381
 import json, math, os, time, zlib
@@ -22,6 +22,7 @@ from fastcore.script import store_true
 
 from .core import atomic_write, command, confined, progress as show_progress
 from .data import LEADS, FS, MalformedECG, read_record
+from .split import read_split
 
 # %% ../nbs/02_render.ipynb #5b403460
 @dataclass(frozen=True)
@@ -318,21 +319,6 @@ def render_record(path:str|Path, # record file, as `read_record` takes
     return {L.name: encode_png(render(sig, L, size, variation=variation, seed=chart_seed(rid, L.name, seed)))
             for L in parse_layouts(layouts)}
 
-def read_meta(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) or its DataFrame
-              data:str|Path|None=None, # folder relative paths are relative to (default: the CSV's folder; cwd for a DataFrame)
-             ) -> pd.DataFrame: # the table with absolute paths
-    "Load a split table and make its record paths absolute (relative ones are relative to the CSV, so folders can move)."
-    src = 'meta' if isinstance(meta, pd.DataFrame) else str(meta)
-    if isinstance(meta, pd.DataFrame): df = meta.copy()
-    elif not Path(meta).is_file(): raise FileNotFoundError(f"{meta}: split CSV not found")
-    else: df = pd.read_csv(meta, dtype={'record_id': str, 'path': str}, keep_default_na=False)
-    miss = [c for c in ('record_id', 'path') if c not in df.columns]
-    if miss: raise ValueError(f"{src}: missing column(s) {', '.join(miss)}")
-    base = Path(data) if data else Path('.') if isinstance(meta, pd.DataFrame) else Path(meta).parent
-    df['record_id'] = df.record_id.astype(str)
-    df['path'] = [str(p if Path(p).is_absolute() else (base/p).resolve()) for p in df.path.astype(str)]
-    return df
-
 # %% ../nbs/02_render.ipynb #596bf948
 def _init_worker(): cv2.setNumThreads(1)
 
@@ -384,7 +370,7 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
     if str(out).endswith('.lmdb'):
         raise ValueError(f"{out}: render_batch writes PNG folders; render straight into an LMDB with "
                          "ecg_vision.lmdb.render_to_lmdb (command: ecgv_pack --meta CSV --out x.lmdb)")
-    df, size, lays = read_meta(meta, data), parse_size(size), parse_layouts(layouts)
+    (df, aside), size, lays = read_split(meta, data), parse_size(size), parse_layouts(layouts)
     out, t0 = Path(out), time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     _settings(out, lays, size, variation, seed)
@@ -396,14 +382,14 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
         ex = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker)
         it = ex.map(_batch_one, todo, chunksize=max(1, len(todo)//(workers*16)))
     else: ex, it = None, map(_batch_one, todo)
-    n_img, bad = 0, []
+    n_img, bad = 0, [(r, why) for r, why in zip(aside.record_id, aside.reason)]  # rows the split CSV cannot give
     try:
         for path, n, err in show_progress(it, len(todo), 'render', quiet=not (progress and todo)):
             n_img += n
             if err: bad.append((path, err))
     finally:
         if ex: ex.shutdown()
-    return dict(out=out, records=len(df), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
+    return dict(out=out, records=len(df) + len(aside), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
                 seconds=round(time.perf_counter() - t0, 2))
 
 # %% ../nbs/02_render.ipynb #b54f638d

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
+from .core import abs_path, command, rel_path
 from .data import CLASSES, RHYTHM_TO_CLASS, MalformedECG, check_record_id, qc_files, read_labels, read_text
 
 # %% auto #0
@@ -143,6 +143,7 @@ def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
         ok.loc[i, 'note'] = '; '.join(n for n in (ok.note[i], f"identical signal to {twins[ok.digest[i]]}: split together") if isinstance(n, str))
     test = _split_groups(ok.y, ok.digest, test_size, seed) if len(ok) > 1 else np.zeros(len(ok), bool)
     cols = ['record_id', 'path', 'rhythm', 'label', 'y']
+    ok['path'] = [rel_path(p, out) for p in ok.path]  # relative to the CSVs: the folders can move together
     ok[cols][~test].to_csv(out/'split_train.csv', index=False)
     ok[cols][test].to_csv(out/'split_test.csv', index=False)
     bad, kept = lab[lab.reason.notna()], ok[ok.note.notna()]
@@ -158,14 +159,18 @@ def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
                 without_file=bad.record_id[bad.missing.astype(bool)].tolist(), kept=list(zip(kept.path, kept.note)))
 
 # %% ../nbs/00b_split.ipynb #e0f1a2b3
-def read_split(path:str|Path, # split_train.csv / split_test.csv (record_id, path, y, ...)
-              ) -> tuple: # (usable rows, set-aside rows with `reason`)
-    "Read a split CSV; rows with an unsafe or repeated record id, or an empty or non-integer `y`, are set aside with the reason."
-    path = Path(path)
-    if not path.is_file(): raise MalformedECG(path, "file not found")
-    try: df = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
-    except MalformedECG: raise
-    except Exception as e: raise MalformedECG(path, f"not a CSV ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+def read_split(path:str|Path|pd.DataFrame, # split_train.csv / split_test.csv (record_id, path, y, ...), or such a table
+               base:str|Path|None=None, # folder relative record paths are relative to (default: the CSV's folder; cwd for a table)
+              ) -> tuple: # (usable rows with absolute paths, set-aside rows with `reason`)
+    "Read a split CSV; rows with an unsafe or repeated record id, an empty or non-integer `y` or no path are set aside with the reason."
+    if isinstance(path, pd.DataFrame): df, path = path.astype(str).reset_index(drop=True), Path('meta')
+    else:
+        path = Path(path)
+        if not path.is_file(): raise MalformedECG(path, "split CSV not found")
+        try: df = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
+        except MalformedECG: raise
+        except Exception as e: raise MalformedECG(path, f"not a CSV ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    base = Path(base) if base else path.parent if path.name != 'meta' else Path('.')
     miss = [c for c in ('record_id', 'path') if c not in df.columns]
     if miss: raise MalformedECG(path, f"missing column(s) {', '.join(miss)}")
     why, seen = [], {}
@@ -181,10 +186,11 @@ def read_split(path:str|Path, # split_train.csv / split_test.csv (record_id, pat
     df['reason'] = why
     if 'y' in df.columns: df['y'] = [int(v) if w is None else -1 for v, w in zip(df.y, why)]
     good = df[df.reason.isna()].drop(columns='reason').reset_index(drop=True)
+    good['path'] = [str(abs_path(p, base).resolve()) for p in good.path]
     return good, df[df.reason.notna()].reset_index(drop=True)
 
 # %% ../nbs/00b_split.ipynb #db0ad174
-@call_parse
+@command
 def ecgv_split(data:str=None, # folder with Diagnostics.xlsx/.csv + Chapman CSVs, or WFDB records (required)
                out:str='.', # output folder
                format:str='auto', # chapman, wfdb or auto
@@ -194,9 +200,7 @@ def ecgv_split(data:str=None, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
               ):
     "Label, quality-check and split ECG records into split_train.csv / split_test.csv."
     if data is None: raise SystemExit("ecgv_split: --data DIR is required")
-    try: r = make_split(data, out, format, test_size, seed, workers)
-    except MalformedECG as e: raise SystemExit(f"ecgv_split: {e}")
-    print()                                                   # end the progress bar's line
+    r = make_split(data, out, format, test_size, seed, workers)
     for f, why in r['skipped']: print(f"ecgv_split: {f}: {why}", file=sys.stderr)   # one line per skipped file
     for f, note in r['kept']: print(f"note: {f}: {note}")
     print(f"{r['n_train']} train, {r['n_test']} test, {r['n_dropped']} dropped (see {r['qc_report']})"
