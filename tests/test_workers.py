@@ -89,6 +89,6 @@ def test_killed_worker_retried(tmp_path, sig):
     done = [t for t in tr if t.state == TrialState.COMPLETE]
     assert len(fails) == 1 and fails[0].system_attrs['fail_reason'] == ('interrupted' if sig == signal.SIGTERM else 'stale')
     assert len(done) == 4 and sorted(t.system_attrs['ticket'] for t in done) == [0, 1, 2, 3]
-    retry = [t for t in done if t.system_attrs.get('retry_of') == fails[0].number]
+    retry = [t for t in done if t.system_attrs.get('failed_trial') == fails[0].number]
     assert len(retry) == 1 and retry[0].system_attrs['grid_id'] == fails[0].system_attrs['grid_id']
     assert retry[0].params == fails[0].params
