@@ -120,5 +120,10 @@ def test_slurm_array_on_postgres(synth_dir, tmp_path):
     assert len(workers) >= 2, workers  # the array really shared the study
     assert all(Path(t.user_attrs['run_dir'], 'model.pth').exists() for t in done)
     assert (out/'summary.json').exists() and (out/'best_params.yaml').exists()
+    for t in sorted(tr, key=lambda t: t.number):
+        print(f"trial {t.number} {t.state.name:8s} ticket {t.system_attrs['ticket']} grid {t.system_attrs['grid_id']} {t.params} "
+              f"task {t.user_attrs.get('slurm')} worker {t.user_attrs.get('worker')} retry_of {(t.system_attrs.get('retry_history') or [None])[-1]} "
+              f"{t.datetime_start:%H:%M:%S}-{t.datetime_complete:%H:%M:%S}")
+    print('\n'.join(l for l in logtext.splitlines() if l.startswith(('---', 'ecgv:', 'ran '))))
     print(f"{len(tr)} trials ({len(done)} finished, {len(failed)} failed: trial {victim.number} -> retry {retry[0].number}) "
           f"by tasks {sorted(workers)} in {wall:.0f} s")
