@@ -208,11 +208,12 @@ def fail_stale(study:optuna.Study, # the study to clean up
               ) -> list[int]:
     "Fail the stale RUNNING trials of `study` and queue their tickets again; returns the failed trial numbers."
     if _optuna_heartbeat(study._storage):  # Optuna's own: its grace period and retry callback (set by `open_storage`)
-        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        if not running: return []
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', ExperimentalWarning)
             fail_stale_trials(study)
-        return sorted({t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))} - before)
+        return sorted(running & {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if 'error' not in t.user_attrs})
     return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if is_stale(t, stale_after) and _give_up(study, t, 'stale', max_retry)]
 
