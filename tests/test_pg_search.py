@@ -98,8 +98,8 @@ def test_slurm_array_on_postgres(synth_dir, tmp_path):
     finally: subprocess.run(['scancel', job], capture_output=True)
     wall = time.time() - t0
     tasks = _task_states(job)
-    logtext = '\n'.join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted(logs.glob('*.out')))
-    assert len(tasks) == 4 and all(v == ('COMPLETED', '0:0') for v in tasks.values()), f"{tasks}\n{logtext}"
+    logtext = '\n'.join(f"--- {p.name}\n{p.read_text()}" for p in sorted(logs.glob('*.out')))
+    assert len(tasks) == 4 and all(v == ('COMPLETED', '0:0') for v in tasks.values()), f"{tasks}\n{logtext[-6000:]}"
 
     s = optuna.load_study(storage=open_storage(url), study_name=study)
     tr = s.trials
