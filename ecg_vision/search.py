@@ -139,7 +139,8 @@ def trials_table(study:optuna.Study) -> pd.DataFrame:
     "All trials with params, user attributes, ticket, grid point, retry links and failure reasons."
     df = study.trials_dataframe(attrs=('number', 'value', 'state', 'datetime_start', 'datetime_complete', 'duration', 'params', 'user_attrs'))
     sa = [t.system_attrs for t in study.get_trials(deepcopy=False)]
-    for k in ('ticket', 'grid_id', 'retry_of', 'fail_reason'): df[k] = [s.get(k) for s in sa]
+    for k in ('ticket', 'grid_id', 'fail_reason'): df[k] = [s.get(k) for s in sa]
+    df['retry_of'] = [(s.get('retry_history') or [None])[-1] for s in sa]  # the trial this one retries (Optuna's retry attributes)
     return df
 
 def best_config(study:optuna.Study) -> dict:
@@ -247,7 +248,7 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
     if is_train:
         check_train_names({**b, **fixed, **sp['params'], **sp['around']}, f"{sp['stage']} space / base {base}")
         preflight({**b, **fixed})
-    s = open_study(storage, study, sp, n_trials, b, seed)
+    s = open_study(storage, study, sp, n_trials, b, seed, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry)
     if is_train and 'weights' in fixed and fixed['weights'] == str((out/'head'/'model.pth').absolute()):
         ensure_head({**s.user_attrs['base'], 'lmdb': fixed.get('lmdb', b.get('lmdb', ''))}, out/'head')
     fn = _objective(objective, out) if isinstance(objective, str) else objective

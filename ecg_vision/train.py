@@ -155,8 +155,10 @@ def _save(obj, f):
 
 # %% ../nbs/05_train.ipynb #79c233e2
 def run_device(cfg:TrainConfig) -> torch.device:
-    "This process's device: the local GPU under a distributed launch, `cfg.device`, or the GPU when there is one."
-    if num_distrib() > 1: return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    "This process's device: its local GPU under a distributed launch (the CPU without GPUs or with `cfg.device='cpu'`), `cfg.device`, or the GPU when there is one."
+    if num_distrib() > 1:
+        if cfg.device == 'cpu' or not torch.cuda.is_available(): return torch.device('cpu')
+        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     if cfg.device: return torch.device(cfg.device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
@@ -168,10 +170,52 @@ def run_precision(cfg:TrainConfig, dev:torch.device) -> str:
     return cfg.precision
 
 def distrib(learn:Learner):
-    "fastai's data-parallel context under a multi-process launch, else a no-op."
+    "Data-parallel training under a multi-process launch (NCCL on GPUs, gloo on CPUs), else a no-op."
     if num_distrib() <= 1: return contextlib.nullcontext(learn)
-    import fastai.distributed  # needs `accelerate`
-    return learn.distrib_ctx()
+    return _ddp(learn)
+
+@contextlib.contextmanager
+def _ddp(learn):
+    "fastai's `DistributedTrainer` on any device, with metrics over all ranks' gathered predictions."
+    from fastai.distributed import DistributedTrainer, DistributedDL
+    from fastai.callback.progress import ProgressCallback
+    from fastai.metrics import AvgMetric, AccumMetric
+    dist, cuda, train_dl = torch.distributed, learn.dls.device.type == 'cuda', learn.dls.train
+    if not dist.is_initialized():
+        if cuda: torch.cuda.set_device(learn.dls.device)
+        dist.init_process_group('nccl' if cuda else 'gloo')
+
+    class DDL(DistributedDL):
+        "fastai's sharding `DistributedDL`, broadcasting the epoch's order over gloo too (fastai's assumes NCCL)."
+        def _broadcast(self, t, rank):
+            t = torch.tensor(t, dtype=torch.long, device=learn.dls.device if cuda else 'cpu'); dist.broadcast(t, rank)
+            return t.cpu().tolist()
+        def get_idxs(self):
+            idxs = super().get_idxs()
+            if (d := os.environ.get('ECGV_DDP_TRACE')) and self.dl is train_dl:  # which charts each rank trained on
+                with open(Path(d)/f'rank{self.rank}.jsonl', 'a') as f: f.write(json.dumps([int(i) for i in idxs]) + '\n')
+            return idxs
+
+    class Trainer(DistributedTrainer):
+        def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else DDL(dl, device=learn.dls.device)
+        def before_validate(self):
+            super().before_validate()
+            for b in get_model(self.learn.model).buffers(): dist.broadcast(b, 0)  # rank 0's batch-norm statistics
+
+    # SyncBatchNorm needs GPUs; on CPUs each rank keeps its own statistics and validation uses rank 0's
+    cb, metrics = Trainer(sync_bn=cuda, cpu=not cuda), learn.metrics
+    learn.metrics = [AccumMetric(m.func, flatten=False) if type(m) is AvgMetric else m for m in metrics]  # exact over all charts
+    learn.add_cb(cb)
+    prog = [c for c in learn.cbs if isinstance(c, ProgressCallback)] if rank_distrib() else []
+    for c in prog: learn.remove_cb(c)
+    n = len(learn.dls.train_ds)
+    print(f"rank {rank_distrib()}/{num_distrib()} ({dist.get_backend()}, {learn.dls.device}): "
+          f"{math.ceil(n/num_distrib())} of {n} training charts per epoch", flush=True)
+    try: yield learn
+    finally:
+        learn.remove_cb(cb); learn.metrics = metrics
+        for c in prog: learn.add_cb(c)
+
 
 # %% ../nbs/05_train.ipynb #11e26229
 def _trim_log(f:Path, stage:str, start:int):
