@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #9539073c
 from __future__ import annotations
-import functools, os, sys, time, traceback, warnings
+import functools, importlib, os, re, sys, time, traceback, warnings
 from pathlib import Path
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['in_test', 'in_job', 'export_library', 'is_user_error', 'one_line', 'command', 'atomic_write', 'confined', 'rel_path',
-           'abs_path', 'progress']
+__all__ = ['QUIET_WARNINGS', 'COMMANDS', 'in_test', 'in_job', 'export_library', 'is_user_error', 'one_line', 'command',
+           'quiet_warnings', 'main', 'atomic_write', 'confined', 'rel_path', 'abs_path', 'progress']
 
 # %% ../nbs/00_core.ipynb #bbab2b6e
 def in_test() -> bool:
@@ -57,9 +57,45 @@ def command(fn):
             traceback.print_exc()
             print(f"{name}: unexpected error (a bug, traceback above): {type(e).__name__}: {one_line(e)}", file=sys.stderr)
             sys.exit(1)
-    return call_parse(_cmd)
+    def cli():
+        "Parse `sys.argv` into `fn`'s flags and run it (what the console entry point calls)."
+        from fastcore.script import anno_parser
+        args = vars(anno_parser(fn, prog=name).parse_args()); args.pop('pdb', None); args.pop('xtra', None)
+        return _cmd(**args)
+    f = call_parse(_cmd)
+    f.cli = cli
+    return f
 
 # %% ../nbs/00_core.ipynb #639a78a3
+QUIET_WARNINGS = [  # (category, start of the message): third-party warnings, silenced at the console entry points
+    ('FutureWarning', '`torch.jit.script` is deprecated'),
+    ('UserWarning', 'Kernel is running over TCP without encryption'),
+]
+
+def quiet_warnings():
+    "Silence `QUIET_WARNINGS` here and in the processes this one starts (through `PYTHONWARNINGS`)."
+    import builtins
+    spec = []
+    for cat, msg in QUIET_WARNINGS:
+        warnings.filterwarnings('ignore', message=re.escape(msg), category=getattr(builtins, cat))
+        spec.append(f"ignore:{msg}:{cat}")
+    os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [os.environ.get('PYTHONWARNINGS', ''), *spec]))
+
+# %% ../nbs/00_core.ipynb #27391b4f
+COMMANDS = dict(  # console command -> the module that defines it (settings.ini points every one at `main`)
+    ecgv_split='split', ecgv_synth='synth', ecgv_render='render', ecgv_pack='lmdb', ecgv_train='train', ecgv_eval='evaluate',
+    ecgv_report='report', ecgv_search='search', ecgv_explain='explain', ecgv_predict='explain', ecgv_slurm='slurm',
+    ecgv_demo='demo')
+
+def main(name:str|None=None, # command name (default: the name the program was started as)
+        ):
+    "The console entry point of every `ecgv_*` command: quiet warnings, import its module, run it on `sys.argv`."
+    name = name or Path(sys.argv[0]).name
+    if name not in COMMANDS: sys.exit(f"{name}: not an ecg_vision command (known: {', '.join(COMMANDS)})")
+    quiet_warnings()
+    return getattr(importlib.import_module(f'ecg_vision.{COMMANDS[name]}'), name).cli()
+
+# %% ../nbs/00_core.ipynb #7b41c71d
 def atomic_write(path:str|Path, # file to (over)write
                  data:bytes|str|None=None, # contents; or None and `write` does it
                  write=None, # callable(tmp_path) that writes the file, e.g. `lambda p: torch.save(sd, p)`
@@ -75,7 +111,7 @@ def atomic_write(path:str|Path, # file to (over)write
     finally: tmp.unlink(missing_ok=True)
     return path
 
-# %% ../nbs/00_core.ipynb #7b41c71d
+# %% ../nbs/00_core.ipynb #d4db7dbb
 def confined(root:str|Path, # output folder everything must stay in
              *parts:str, # path parts built from data (record id, layout, ...): plain names only
             ) -> Path:
@@ -88,14 +124,14 @@ def confined(root:str|Path, # output folder everything must stay in
     if not res.resolve().is_relative_to(Path(root).resolve()): raise ValueError(f"{res}: outside {root}")
     return res
 
-# %% ../nbs/00_core.ipynb #d4db7dbb
+# %% ../nbs/00_core.ipynb #c5e50e7b
 def rel_path(path:str|Path, # a file or folder the artifact refers to
              base:str|Path, # the folder of the artifact that stores the path
             ) -> str:
     "`path` relative to `base` (POSIX separators), for storing inside an artifact."
     return Path(os.path.relpath(Path(path).absolute(), Path(base).absolute())).as_posix()
 
-# %% ../nbs/00_core.ipynb #22a0ef74
+# %% ../nbs/00_core.ipynb #3e8a0953
 def abs_path(path:str|Path, # a path read from an artifact (relative or absolute)
              base:str|Path, # the folder of the artifact it was read from
             ) -> Path:
@@ -103,7 +139,7 @@ def abs_path(path:str|Path, # a path read from an artifact (relative or absolute
     p = Path(path)
     return p if p.is_absolute() else (Path(base)/p).absolute()
 
-# %% ../nbs/00_core.ipynb #3e8a0953
+# %% ../nbs/00_core.ipynb #0ba76130
 def progress(it, # iterable to go through
              total:int|None=None, # its length (default: `len(it)` when it has one)
              desc:str='', # what is being done, e.g. 'render'

@@ -370,7 +370,7 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
     if str(out).endswith('.lmdb'):
         raise ValueError(f"{out}: render_batch writes PNG folders; render straight into an LMDB with "
                          "ecg_vision.lmdb.render_to_lmdb (command: ecgv_pack --meta CSV --out x.lmdb)")
-    (df, aside), size, lays = read_split(meta, data), parse_size(size), parse_layouts(layouts)
+    (df, aside), size, lays = read_split(meta, data, labels=False), parse_size(size), parse_layouts(layouts)
     out, t0 = Path(out), time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     _settings(out, lays, size, variation, seed)

@@ -161,9 +161,12 @@ def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
 # %% ../nbs/00b_split.ipynb #e0f1a2b3
 def read_split(path:str|Path|pd.DataFrame, # split_train.csv / split_test.csv (record_id, path, y, ...), or such a table
                base:str|Path|None=None, # folder relative record paths are relative to (default: the CSV's folder; cwd for a table)
+               labels:bool=True, # check the `y` column (drawing PNGs needs no label)
               ) -> tuple: # (usable rows with absolute paths, set-aside rows with `reason`)
     "Read a split CSV; rows with an unsafe or repeated record id, an empty or non-integer `y` or no path are set aside with the reason."
-    if isinstance(path, pd.DataFrame): df, path = path.astype(str).reset_index(drop=True), Path('meta')
+    if isinstance(path, pd.DataFrame):  # a table: cells as the CSV would hold them ('' for missing, 3 for 3.0)
+        cell = lambda v: '' if pd.isna(v) else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        df, path = path.map(cell).reset_index(drop=True), Path('meta')
     else:
         path = Path(path)
         if not path.is_file(): raise MalformedECG(path, "split CSV not found")
@@ -179,12 +182,12 @@ def read_split(path:str|Path|pd.DataFrame, # split_train.csv / split_test.csv (r
         try: check_record_id(r['record_id'], row); w = None
         except MalformedECG as e: w = e.cause
         if w is None and r['record_id'] in seen: w = f"record id {r['record_id']} repeats {seen[r['record_id']]}"
-        if w is None and 'y' in df.columns and not (r['y'].strip().isdigit() and int(r['y']) < len(CLASSES)):
+        if w is None and labels and 'y' in df.columns and not (r['y'].strip().isdigit() and int(r['y']) < len(CLASSES)):
             w = f"label y={r['y']!r} is not a class index 0-{len(CLASSES) - 1}"
         if w is None and not r['path'].strip(): w = "empty path"
         seen.setdefault(r['record_id'], row); why.append(w if w is None else f"{w} ({row})")
     df['reason'] = why
-    if 'y' in df.columns: df['y'] = [int(v) if w is None else -1 for v, w in zip(df.y, why)]
+    if 'y' in df.columns and labels: df['y'] = [int(v) if w is None else -1 for v, w in zip(df.y, why)]
     good = df[df.reason.isna()].drop(columns='reason').reset_index(drop=True)
     good['path'] = [str(abs_path(p, base).resolve()) for p in good.path]
     return good, df[df.reason.notna()].reset_index(drop=True)

@@ -35,10 +35,10 @@ def _evaluate(run:Path) -> dict:
     "Single-process evaluation of the run's saved model on its validation split (the split fit_run makes)."
     from sklearn.metrics import f1_score
     from ecg_vision.loaders import chart_dls
-    from ecg_vision.train import load_model
-    p = json.loads((run/'params.json').read_text())
+    from ecg_vision.train import load_run
+    model, p = load_run(run)  # paths in params.json are relative to the run folder; load_run resolves them
     dls = chart_dls(p['lmdb'], p['valid_pct'], p['bs'], p['seed'], p['size'] or None, 0, False, None, 'cpu')
-    model, ps, ys = load_model(run), [], []
+    ps, ys = [], []
     with torch.no_grad():
         for xb, yb in dls.valid: ps.append(model(xb).argmax(1)); ys.append(yb)
     y, pr = torch.cat(ys).numpy(), torch.cat(ps).numpy()
