@@ -10,7 +10,7 @@ from fastcore.script import call_parse
 
 # %% auto #0
 __all__ = ['QUIET_WARNINGS', 'COMMANDS', 'in_test', 'in_job', 'export_library', 'is_user_error', 'one_line', 'command',
-           'quiet_warnings', 'main', 'atomic_write', 'confined', 'rel_path', 'abs_path', 'progress']
+           'quiet_warnings', 'main', 'atomic_write', 'confined', 'rel_path', 'abs_path', 'live_progress', 'progress']
 
 # %% ../nbs/00_core.ipynb #bbab2b6e
 def in_test() -> bool:
@@ -140,6 +140,12 @@ def abs_path(path:str|Path, # a path read from an artifact (relative or absolute
     return p if p.is_absolute() else (Path(base)/p).absolute()
 
 # %% ../nbs/00_core.ipynb #0ba76130
+def live_progress() -> bool:
+    "Whether progress can be a live bar here: Jupyter (outside jobs) or a terminal; else it goes to a log as plain lines."
+    from fastcore.imports import in_notebook
+    return (in_notebook() and not in_job()) or sys.stdout.isatty()
+
+# %% ../nbs/00_core.ipynb #e56ffbce
 def progress(it, # iterable to go through
              total:int|None=None, # its length (default: `len(it)` when it has one)
              desc:str='', # what is being done, e.g. 'render'

@@ -104,12 +104,13 @@ def check_train_names(cfg:dict, # configuration a trial would get
 
 def train_objective(out:str|Path, # study folder; trial runs go to out/trials/<number>
                     monitor:str='f1_score', # reported to the pruner every epoch
+                    quiet:bool=False, # trials print no progress
                    ):
     "An objective training `TrainConfig(**cfg)`; returns its best macro-F1 (k-fold mean when folds > 1)."
     def objective(cfg:dict, trial:optuna.Trial|None=None) -> float:
         from ecg_vision.train import TrainConfig, train
         run = Path(out)/'trials'/(f'{trial.number:04d}' if trial is not None else 'single')
-        try: res = train(TrainConfig(**{**cfg, 'out': str(run)}), cbs=[pruning_callback(trial, monitor)] if trial is not None else None)
+        try: res = train(TrainConfig(**{**cfg, 'out': str(run), 'quiet': quiet}), cbs=[pruning_callback(trial, monitor)] if trial is not None else None)
         finally:  # a finished, pruned or failed trial keeps its log and params, not its 40-170 MB of weights
             for f in run.rglob('*.pth'): f.unlink(missing_ok=True)
         if trial is not None:
@@ -200,6 +201,7 @@ def preflight(cfg:dict, # the configuration every trial starts from (TrainConfig
     from ecg_vision.train import TrainConfig
     from ecg_vision.models import build_model
     c = TrainConfig(**{k: v for k, v in cfg.items() if k in _train_names()})
+    if not Path(c.lmdb).exists(): raise FileNotFoundError(f"{c.lmdb}: no such LMDB (--lmdb)")
     if c.stage == 'full' and c.weights not in ('imagenet', 'none') and not Path(c.weights).exists(): return  # the head, trained first
     build_model(c.arch, 4, c.weights, 'head' if c.stage == 'head' else 'full')
 
@@ -209,8 +211,8 @@ def failures(study:optuna.Study) -> list:
     return [f"trial {t.number}: {t.user_attrs.get('error', 'failed')}" for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]
 
 # %% ../nbs/07_search.ipynb #7dcdb643
-def _objective(name:str, out:Path):
-    if name == 'train': return train_objective(out)
+def _objective(name:str, out:Path, quiet:bool=False):
+    if name == 'train': return train_objective(out, quiet=quiet)
     if name == 'toy': return toy_objective
     mod, _, fn = name.partition(':')
     if not fn: raise ValueError(f"objective {name!r}: use train, toy or module:function")
@@ -251,7 +253,7 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
     s = open_study(storage, study, sp, n_trials, b, seed, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry)
     if is_train and 'weights' in fixed and fixed['weights'] == str((out/'head'/'model.pth').absolute()):
         ensure_head({**s.user_attrs['base'], 'lmdb': fixed.get('lmdb', b.get('lmdb', ''))}, out/'head')
-    fn = _objective(objective, out) if isinstance(objective, str) else objective
+    fn = _objective(objective, out, quiet=not progress) if isinstance(objective, str) else objective
     ran = run_worker(s, fn, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=progress,
                      verbose=verbose, linger=linger)
     left = tickets_left(s)  # only a worker that sees the study finished writes, so no older snapshot overwrites the final one

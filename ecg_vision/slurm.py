@@ -15,10 +15,10 @@ from fastcore.script import Param
 from .core import command
 
 # %% auto #0
-__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'job_notebook', 'nb_errors',
-           'TaskStopped', 'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script', 'SlurmError',
-           'parse_job_id', 'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs', 'collect',
-           'rerun_rows', 'ecgv_slurm']
+__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'job_notebook', 'execute_job',
+           'nb_errors', 'TaskStopped', 'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script',
+           'SlurmError', 'parse_job_id', 'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs',
+           'collect', 'rerun_rows', 'ecgv_slurm']
 
 # %% ../nbs/09_slurm.ipynb #d531c353
 _TIME = re.compile(r'^(\d+-)?\d{1,3}(:\d{2}){0,2}$')
@@ -118,6 +118,33 @@ def job_notebook(notebook, # a stage notebook (with a `parameters`-tagged cell)
     Path(dest).write_text(json.dumps(nb, indent=1))
     return Path(dest)
 
+# %% ../nbs/09_slurm.ipynb #5ab7a6ad
+def _ipc_manager():
+    from jupyter_client.manager import AsyncKernelManager
+    class IPCKernelManager(AsyncKernelManager):
+        "A kernel on IPC sockets (files), not TCP."
+        def __init__(self, **kw): super().__init__(**kw); self.transport = 'ipc'
+    return IPCKernelManager
+
+def execute_job(notebook, # stage notebook
+                executed, # where the executed notebook (the record of the run) goes
+                parameters:dict, # values for its `parameters` cell
+                kernel:str='python3', # Jupyter kernel
+               ) -> Path:
+    "Run a stage notebook as a job: its job cells (`job_notebook`), `ECGV_JOB` set, printed lines passed on as plain text."
+    import papermill as pm
+    notebook, executed = Path(notebook).resolve(), Path(executed)
+    job = job_notebook(notebook, executed.with_name(f'.{executed.stem}.job.ipynb'))
+    old = os.environ.get('ECGV_JOB'); os.environ['ECGV_JOB'] = '1'  # the notebook's last cell then skips nbdev_export
+    try:
+        pm.execute_notebook(str(job), str(executed), parameters=parameters, kernel_name=kernel, cwd=str(notebook.parent),
+                            progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr, kernel_manager_class=_ipc_manager())
+    finally:
+        job.unlink(missing_ok=True)
+        if old is None: os.environ.pop('ECGV_JOB', None)
+        else: os.environ['ECGV_JOB'] = old
+    return executed
+
 # %% ../nbs/09_slurm.ipynb #f53526f6
 def nb_errors(path):  # an executed notebook
     "The error outputs of an executed notebook, as 'Name: message' lines."
@@ -146,7 +173,8 @@ def run_task(table,                 # parameter table (CSV)
     root = str(Path(root or Path.cwd()).resolve())
     params = {k: v.replace('{root}', root) if isinstance(v, str) else v
               for k, v in task_params(read_table(table), index).items()}
-    if out_param and out_param not in params: params[out_param] = str(out/f'task_{index}')
+    if out_param and out_param not in params and out_param in pm.inspect_notebook(str(notebook)):  # only where the notebook has one
+        params[out_param] = str(out/f'task_{index}')
     out.mkdir(parents=True, exist_ok=True)
     executed, sfile = out/f'task_{index}.ipynb', _status(out, index)
     old = json.loads(sfile.read_text()) if sfile.exists() else {}
@@ -161,10 +189,8 @@ def run_task(table,                 # parameter table (CSV)
     sfile.write_text(json.dumps(st, indent=1))
     t0, main = time.time(), threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _stop) if main else None  # Slurm's SIGTERM: stop cleanly, mark it
-    os.environ['ECGV_JOB'] = '1'  # the stage notebook's last cell then skips nbdev_export
     try:
-        pm.execute_notebook(str(job_notebook(notebook, out/f'.task_{index}.job.ipynb')), str(executed), parameters=params, kernel_name=kernel,
-                            cwd=str(notebook.parent), progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
+        execute_job(notebook, executed, params, kernel)
         st['state'] = 'done'
     except TaskStopped as e: st['state'], st['error'] = 'stopped', f"{e}; a requeued run resumes"
     except Exception as e:  # the executed notebook keeps the traceback

@@ -24,9 +24,9 @@ from .models import arch_spec, build_model
 
 # %% auto #0
 __all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
-           'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'run_device', 'run_precision', 'distrib', 'fit_stage',
-           'norm_stats', 'run_params', 'check_same_run', 'clear_run', 'fit_run', 'kfold', 'final_from_folds', 'train',
-           'load_run', 'ecgv_train']
+           'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'epoch_lines', 'run_device', 'run_precision',
+           'distrib', 'fit_stage', 'norm_stats', 'run_params', 'check_same_run', 'clear_run', 'fit_run', 'kfold',
+           'final_from_folds', 'train', 'load_run', 'ecgv_train']
 
 # %% ../nbs/05_train.ipynb #9745d6fd
 @dataclass
@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 42                # seeds Python, NumPy, torch and the split
     out: str = 'runs/train'       # run directory
     resume: bool = True           # continue from `out/last.pth` when present
+    quiet: bool = False           # no progress output (no bars, no epoch lines)
 
 PATH_KEYS = ('lmdb', 'weights', 'out')  # TrainConfig fields that hold paths (`weights` also takes imagenet/none)
 
@@ -152,6 +153,19 @@ def _plain(o):
 def _save(obj, f):
     "`torch.save` atomically (a killed job never leaves half a file)."
     atomic_write(f, write=lambda p: torch.save(obj, p))
+
+# %% ../nbs/05_train.ipynb #78e6344c
+def epoch_lines(stage:str, # the stage whose epochs are printed
+                n_epoch:int, # epochs of the stage
+                names, # callable returning the log's column names (fastai's `recorder.metric_names`)
+               ):
+    "A fastai `logger` printing one plain line per epoch (for logs: Slurm, papermill, CI), instead of redrawn bars."
+    def log(row):
+        vals = dict(zip(names(), row))
+        if not isinstance(vals.get('epoch'), int): return
+        kv = ' · '.join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in vals.items() if k not in ('epoch', 'time'))
+        print(f"{stage} epoch {vals['epoch'] + 1}/{n_epoch}: {kv} ({vals.get('time', '')})", flush=True)
+    return log
 
 # %% ../nbs/05_train.ipynb #79c233e2
 def run_device(cfg:TrainConfig) -> torch.device:
@@ -289,7 +303,7 @@ def run_params(cfg:TrainConfig, # the run
                 versions=dict(torch=torch.__version__, torchvision=torchvision.__version__, fastai=fastai.__version__), **extra)
 
 # %% ../nbs/05_train.ipynb #cb6c36f1
-_FREE = ('out', 'resume', 'num_workers', 'device', 'lmdb')  # may change between a run and its resumption
+_FREE = ('out', 'resume', 'num_workers', 'device', 'lmdb', 'quiet')  # may change between a run and its resumption
 
 def check_same_run(cfg:TrainConfig, # the run about to start or resume
                    meta:dict, # its training LMDB's metadata
@@ -439,7 +453,7 @@ def load_run(path:str|Path, # run folder, or a .pth state dict inside one (param
     return model.to(device).eval(), params
 
 # %% ../nbs/05_train.ipynb #daa9aa41
-_BOOL = {'class_weights', 'aug'}
+_BOOL = {'class_weights', 'aug', 'quiet'}
 
 @command
 def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config gives it)
@@ -472,6 +486,7 @@ def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config
                seed:int=None,          # random seed
                out:str=None,           # run directory
                fresh:bool=False,       # start over instead of resuming from out/last.pth
+               quiet:bool=False,       # no progress output (no bars, no epoch lines)
                config:str=None,        # YAML of TrainConfig names (e.g. best_params.yaml); flags override it
               ):
     "Train an ECG chart classifier with fastai (see `TrainConfig` for every flag)."

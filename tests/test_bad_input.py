@@ -86,3 +86,89 @@ def test_split_csv_rows(corpus, csv):
     good, rejected = read_split(corpus/csv)
     assert good.record_id.tolist() == ['good_sr_0']
     assert len(rejected) == len(bad.SPLITS[csv]) and all(f in r for f, r in zip(bad.SPLITS[csv], rejected.reason))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The same bad files through the commands that draw, pack and classify records, and a corrupt LMDB entry through
+# evaluation: every bad item is one line naming the file and its cause, the good items are all there, exit codes say
+# what happened, nothing is written outside --out.
+
+FILE_CASES = [(i, f) for i, c, k, f in bad.CASES if c == 'ecgv_split' and k == 'dropped' and i.startswith(bad.D)
+              and not any(s in i for s in ('unknown_code', 'dup_conflict', 'twin'))]  # causes inside the file itself
+
+@pytest.fixture(scope='session')
+def records_csv(corpus):
+    "A split CSV listing the good Chapman records and every file-level bad one (as a user's hand-made table would)."
+    good = [f'{bad.D}/{g}.csv' for g in bad.GOOD['chapman']]
+    rows = [dict(record_id=Path(i).stem, path=str(corpus/i), y=3) for i in good + [i for i, _ in FILE_CASES]]
+    f = corpus/'all_records.csv'; pd.DataFrame(rows).to_csv(f, index=False)
+    return f
+
+def _frags(f): return f if isinstance(f, tuple) else (f,)
+
+@pytest.mark.parametrize('cmd', ['ecgv_render', 'ecgv_pack'])
+def test_draw_and_pack_skip_bad_files(corpus, records_csv, tmp_path, cmd):
+    before = _tree(corpus)
+    out = tmp_path/('charts' if cmd == 'ecgv_render' else 'x.lmdb')
+    p = run(cmd, '--meta', records_csv, '--size', 32, '--out', out, cwd=tmp_path, check=False)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for inp, frag in FILE_CASES:
+        lines = [l for l in p.stdout.splitlines() if str(corpus/inp) in l]
+        assert len(lines) == 1 and all(f in lines[0] for f in _frags(frag)), (inp, lines, p.stdout[-2000:])
+    if cmd == 'ecgv_render': assert {d.name for d in out.iterdir() if d.is_dir()} == set(bad.GOOD['chapman'])
+    else:
+        from ecg_vision.lmdb import read_index, verify
+        assert set(read_index(out).record_id) == set(bad.GOOD['chapman']) and verify(out) == []
+    mine = {out.name} | ({'x.index.csv'} if cmd == 'ecgv_pack' else set())  # the LMDB's index CSV lies beside it
+    assert _tree(corpus) == before and {p.name for p in tmp_path.iterdir()} == mine  # nothing written elsewhere
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+    "A tiny trained run (32 px, one epoch) to classify with."
+    from ecg_vision.lmdb import tiny_lmdbs
+    d = tmp_path_factory.mktemp('tinyrun'); lm = tiny_lmdbs(d, n=20, size=32)
+    run('ecgv_train', '--lmdb', lm['train'], '--arch', 'mobilenet_v3_small', '--weights', 'none', '--stage', 'full',
+        '--epochs', 1, '--bs', 8, '--out', d/'run')
+    return d/'run', lm['test']
+
+@pytest.mark.parametrize('inp,frag', FILE_CASES, ids=[Path(i).name for i, _ in FILE_CASES])
+def test_predict_refuses_bad_files(corpus, tiny_run, inp, frag):
+    p = run('ecgv_predict', corpus/inp, '--model', tiny_run[0], check=False)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and err[0].startswith(f'ecgv_predict: {corpus/inp}: '), p.stderr
+    assert all(f in err[0] for f in _frags(frag)), err[0]
+    assert 'predicted' not in p.stdout
+
+def test_predict_force_says_the_verdict(corpus, tiny_run):
+    "--force classifies a decodable but implausible record and prints why it is implausible."
+    p = run('ecgv_predict', corpus/bad.D/'mv_scaled.csv', '--model', tiny_run[0], '--force')
+    assert 'implausible: amplitude' in p.stdout and 'predicted:' in p.stdout
+
+def test_eval_skips_a_corrupt_entry(tiny_run, tmp_path):
+    "One flipped LMDB value: the evaluation finishes on the others, lists the bad key, exits 0."
+    import shutil, lmdb as L
+    from ecg_vision.lmdb import read_index
+    test = tmp_path/'test.lmdb'; shutil.copytree(tiny_run[1], test)
+    key = read_index(test).key[0]
+    env = L.open(str(test)); 
+    with env.begin(write=True) as txn: v = bytearray(txn.get(key.encode())); v[30] ^= 0xFF; txn.put(key.encode(), bytes(v))
+    env.close()
+    p = run('ecgv_eval', '--model', tiny_run[0], '--lmdb', test, '--out', tmp_path/'ev', '--skip_cost', '--n_boot', 50)
+    skipped = pd.read_csv(tmp_path/'ev'/'skipped.csv')
+    assert skipped.key.tolist() == [key] and f"skipped 1 bad entries of {test}" in p.stdout
+    assert len(pd.read_csv(tmp_path/'ev'/'predictions.csv')) == len(read_index(test)) - 1
+
+@pytest.mark.parametrize('args,frag', [
+    (['ecgv_train', '--lmdb', 'nope.lmdb'], 'nope.lmdb: no such LMDB'),
+    (['ecgv_eval', '--model', 'nope_run', '--lmdb', 'x.lmdb', '--out', 'o'], 'nope_run: no such run folder'),
+    (['ecgv_report', 'nope_runs'], 'nope_runs'),
+    (['ecgv_pack', '--verify', 'nope.lmdb'], 'nope.lmdb: no LMDB here'),
+    (['ecgv_search', '--stage', 'head', '--lmdb', 'nope.lmdb', '--weights', 'none'], 'nope.lmdb'),
+    (['ecgv_split', '--data', 'nope_dir'], 'nope_dir'),
+    (['ecgv_render', '--meta', 'nope.csv'], 'nope.csv: split CSV not found'),
+])
+def test_user_errors_are_one_line(tmp_path, args, frag):
+    "A missing input: exit 2 and one line `ecgv_x: ...` naming it, never a traceback."
+    p = run(*args, cwd=tmp_path, check=False)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and err[0].startswith(args[0] + ': ') and frag in err[0], (p.returncode, p.stderr)

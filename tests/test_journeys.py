@@ -47,14 +47,18 @@ def substitute(cmds:list, subs:dict) -> list:
     return out
 
 
-def sh(cmd:str, cwd:Path, timeout:int=900, env=None) -> subprocess.CompletedProcess:
-    "Run one documented command with bash in `cwd`; fail with its output when it fails or prints a traceback."
+MAX_LINES = 80  # what one command may print without a terminal (a log): a few lines per stage, occasional progress
+NOISE = ('Traceback', 'FutureWarning', '<div', '<progress', 'IPython.core.display', 'Kernel is running over TCP', 'TqdmWarning', '\x1b[')
+
+def sh(cmd:str, cwd:Path, timeout:int=900, env=None, max_lines:int=MAX_LINES) -> subprocess.CompletedProcess:
+    "Run one documented command with bash in `cwd` (no terminal); fail when it fails, prints noise or floods the log."
     t = time.time()
     p = subprocess.run(['bash', '-c', cmd], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                        env={**os.environ, 'MPLBACKEND': 'Agg', **(env or {})})
     out = p.stdout + p.stderr
     assert p.returncode == 0, f"$ {cmd}\n-> exit {p.returncode} after {time.time()-t:.0f} s\n{out[-4000:]}"
-    assert 'Traceback' not in out, f"$ {cmd}\nprinted a traceback:\n{out[-4000:]}"
+    assert not (bad := [n for n in NOISE if n in out]), f"$ {cmd}\nprinted {bad}:\n{out[-4000:]}"
+    assert len(out.splitlines()) <= max_lines, f"$ {cmd}\nprinted {len(out.splitlines())} lines (> {max_lines}):\n{out[-4000:]}"
     print(f"{time.time()-t:6.1f} s  $ {cmd}")
     return p
 
