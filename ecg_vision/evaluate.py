@@ -18,9 +18,9 @@ from .render import CONFIGS
 from .train import load_run
 
 # %% auto #0
-__all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'Metrics', 'score', 'pcols', 'preds_frame',
-           'average_layouts', 'preds_metrics', 'bad_entries', 'predict', 'plot_confusion', 'plot_curves', 'read_log',
-           'plot_log', 'evaluate', 'ecgv_eval']
+__all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'md_table', 'as_float', 'Metrics', 'score',
+           'pcols', 'preds_frame', 'average_layouts', 'preds_metrics', 'bad_entries', 'predict', 'plot_confusion',
+           'plot_curves', 'read_log', 'plot_log', 'config_name', 'save_figure', 'evaluate', 'ecgv_eval']
 
 # %% ../nbs/06_evaluate.ipynb #75bdcb45
 HEADLINE = dict(f1='macro F1', precision='macro precision', recall='macro recall', accuracy='accuracy',
@@ -104,7 +104,7 @@ def bootstrap_ci(stat, # function of an index array -> float or dict of floats
     return ci(vals)
 
 # %% ../nbs/06_evaluate.ipynb #837d0139
-def _md(df:pd.DataFrame, index:bool=True) -> str:
+def md_table(df:pd.DataFrame, index:bool=True) -> str:
     "A DataFrame as a GitHub markdown table (no extra dependency)."
     cols = ([df.index.name or ''] if index else []) + [str(c) for c in df.columns]
     rows = [([str(i)] if index else []) + [str(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
@@ -118,7 +118,9 @@ def _js(o):
     if isinstance(o, (float, np.floating)): return None if not math.isfinite(o) else float(o)
     return o
 
-def _nan(v): return float('nan') if v is None else float(v)
+def as_float(v):
+    "`v` as a float; NaN for None (a JSON null)."
+    return float('nan') if v is None else float(v)
 
 @dataclass
 class Metrics:
@@ -152,7 +154,7 @@ class Metrics:
     def from_dict(cls, d:dict) -> Metrics:
         "Rebuild from `to_dict` output."
         pc = pd.DataFrame.from_dict(d['per_class'], orient='index')
-        return cls(d['classes'], {k: _nan(d.get(k)) for k in HEADLINE}, {k: tuple(map(_nan, v)) for k, v in d['ci'].items()},
+        return cls(d['classes'], {k: as_float(d.get(k)) for k in HEADLINE}, {k: tuple(map(as_float, v)) for k, v in d['ci'].items()},
                    pc, np.array(d['confusion']), d['n'], d['n_records'], d['unit'], d['level'], d['n_boot'], d['seed'])
 
     def table(self) -> pd.DataFrame:
@@ -171,7 +173,7 @@ class Metrics:
         cm = pd.DataFrame(self.confusion, index=self.classes, columns=self.classes); cm.index.name = 'true \\ predicted'
         what = f"{self.n} images from {self.n_records} records" if self.unit == 'image' else f"{self.n} records"
         return (f"**{what}** · {pct} CI: percentile bootstrap over records, "
-                f"{self.n_boot} resamples (seed {self.seed})\n\n{_md(head)}\n\n{_md(pc)}\n\n{_md(cm)}\n")
+                f"{self.n_boot} resamples (seed {self.seed})\n\n{md_table(head)}\n\n{md_table(pc)}\n\n{md_table(cm)}\n")
     def __repr__(self): return self._repr_markdown_()
 
 # %% ../nbs/06_evaluate.ipynb #402654bc
@@ -346,11 +348,13 @@ def plot_log(log:pd.DataFrame|str|Path, # read_log output, or a log.csv path
     return fig
 
 # %% ../nbs/06_evaluate.ipynb #9ff8f751
-def _config(layouts):
+def config_name(layouts):
     "The CONFIGS name of a list of layouts (else the layouts joined by '+')."
     return next((k for k, v in CONFIGS.items() if sorted(v) == sorted(layouts)), '+'.join(layouts))
 
-def _save(fig, path): fig.savefig(path); return Path(path)
+def save_figure(fig, path):
+    "Save a matplotlib figure to `path`; returns the path."
+    fig.savefig(path); return Path(path)
 
 def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth inside one
              lmdb:str|Path, # test LMDB
@@ -380,7 +384,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     preds.to_csv(out/'predictions.csv', index=False)
     m = preds_metrics(preds, classes, n_boot, seed, level)
     res = dict(metrics=m, tta=None, predictions=out/'predictions.csv', **({'skipped': out/'skipped.csv'} if bad else {}))
-    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=_config(meta['layouts']), lmdb=rel_path(lmdb, out), skipped=len(bad),
+    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=config_name(meta['layouts']), lmdb=rel_path(lmdb, out), skipped=len(bad),
                model=rel_path(params['run_dir'], out), params=_js(params))
     if tta:
         if preds.record_id.duplicated().any():
@@ -393,11 +397,11 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
         doc['cost'] = _js(model_cost(net, size or int(meta['size'][0])))
         (out/'cost.json').write_text(json.dumps(doc['cost'], indent=1)); res['cost'] = out/'cost.json'
     (out/'metrics.json').write_text(json.dumps(doc, indent=1)); res['metrics_json'] = out/'metrics.json'
-    res['confusion_png'] = _save(plot_confusion(m), out/'confusion.png')
-    res['curves_png'] = _save(plot_curves(preds, classes), out/'curves.png')
+    res['confusion_png'] = save_figure(plot_confusion(m), out/'confusion.png')
+    res['curves_png'] = save_figure(plot_curves(preds, classes), out/'curves.png')
     log = Path(params['run_dir'])/'log.csv'
     if log.is_file():
-        try: res['training_png'] = _save(plot_log(log), out/'training.png')
+        try: res['training_png'] = save_figure(plot_log(log), out/'training.png')
         except ValueError as e: warnings.warn(f"{log}: training curves skipped ({e})")
     return res
 

@@ -11,7 +11,7 @@ from .core import command
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from .data import CLASSES
-from .evaluate import HEADLINE, _config, _md, _nan, _save
+from .evaluate import HEADLINE, config_name, md_table, as_float, save_figure
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'COST_COLS', 'RUN_KEYS', 'collapsed', 'gather_runs', 'summarise', 'summary_markdown', 'plot_cost',
@@ -79,19 +79,19 @@ def gather_runs(runs_dir:str|Path, # folder holding run folders (any depth)
             if m.get('f1') is None: raise ValueError("no 'f1' in metrics.json")
             k = len(m.get('classes') or params.get('classes') or CLASSES)
             r = dict(run=str((pj.parent if pj else f.parent).relative_to(root)), arch=params['arch'],
-                     config=params.get('config') or m.get('config') or (_config(m['layouts']) if m.get('layouts') else ''),
+                     config=params.get('config') or m.get('config') or (config_name(m['layouts']) if m.get('layouts') else ''),
                      seed=params.get('seed'), fold=params.get('fold', _fold(f, root)), n=m.get('n'), n_records=m.get('n_records'))
             for c in HEADLINE:
-                r[c] = _nan(m.get(c)); lo, hi = (m.get('ci') or {}).get(c, (None, None)); r[f"{c}_lo"], r[f"{c}_hi"] = _nan(lo), _nan(hi)
-            r['tta_f1'] = _nan((m.get('tta') or {}).get('f1'))
-            r['pred_share'] = _nan(m.get('pred_share'))
+                r[c] = as_float(m.get(c)); lo, hi = (m.get('ci') or {}).get(c, (None, None)); r[f"{c}_lo"], r[f"{c}_hi"] = as_float(lo), as_float(hi)
+            r['tta_f1'] = as_float((m.get('tta') or {}).get('f1'))
+            r['pred_share'] = as_float(m.get('pred_share'))
             r['collapsed'] = collapsed(m.get('pred_share'), m.get('f1'), k)
             cj = _near(f, 'cost.json', root)
             cost = json.loads(cj.read_text()) if cj else m.get('cost')
             if cost is None and compute_cost:
                 try: cost = _arch_cost(params['arch'], int(params.get('size') or 224))
                 except Exception as e: warnings.warn(f"{f}: cost not measured ({e})")
-            r.update({c: _nan((cost or {}).get(c)) for c in COST_COLS})
+            r.update({c: as_float((cost or {}).get(c)) for c in COST_COLS})
             rows.append(r)
         except (ValueError, KeyError, TypeError, OSError) as e: skipped[str(f)] = f"{type(e).__name__}: {e}"
     df = pd.DataFrame(rows, columns=None if rows else ['run', *RUN_KEYS, *HEADLINE, 'collapsed', *COST_COLS])
@@ -131,7 +131,7 @@ def summary_markdown(summary:pd.DataFrame, # summarise output
     t['params (M)'] = (summary.params/1e6).map(lambda v: f"{v:.2f}")
     t['GMACs'] = summary.gmacs.map(lambda v: f"{v:.3f}"); t['file (MB)'] = summary.state_dict_mb.map(lambda v: f"{v:.1f}")
     t['latency (ms, median; IQR over runs)'] = [f"{m:.1f}" + (f" ({q:.1f})" if np.isfinite(q) and q > 0 else '') for m, q in zip(summary.latency_ms, summary.latency_iqr)]
-    return _md(t, index=False)
+    return md_table(t, index=False)
 
 # %% ../nbs/06b_report.ipynb #85346f87
 def plot_cost(summary:pd.DataFrame, # summarise output
@@ -173,12 +173,12 @@ def report(runs_dir:str|Path, # folder holding run folders
     md = [f"# Results: {len(runs)} runs from {runs_dir}", '',
           'Mean ± sd over seeds/folds of the runs that did not collapse; metrics are macro over classes.', '',
           summary_markdown(sm, by), '', f"## Collapsed runs ({len(col)})", '',
-          _md(col, index=False) if len(col) else 'none', '']
+          md_table(col, index=False) if len(col) else 'none', '']
     if runs.attrs['skipped']: md += [f"## Skipped ({len(runs.attrs['skipped'])})", ''] + [f"- `{k}`: {v}" for k, v in runs.attrs['skipped'].items()] + ['']
     md += ['## Published numbers', '', 'Only rows marked comparable were measured on the same cohort, classes and input.', '',
-           _md(PUBLISHED, index=False), '']
+           md_table(PUBLISHED, index=False), '']
     (out/'summary.md').write_text('\n'.join(md))
-    _save(plot_cost(sm), out/'f1_vs_cost.png')
+    save_figure(plot_cost(sm), out/'f1_vs_cost.png')
     return dict(runs=runs, summary=sm, runs_csv=out/'runs.csv', summary_csv=out/'summary.csv',
                 summary_md=out/'summary.md', figure=out/'f1_vs_cost.png')
 

@@ -12,7 +12,7 @@ import pandas as pd, yaml, optuna
 from optuna.trial import TrialState
 from optuna.exceptions import ExperimentalWarning
 from .core import command
-from .workers import (SpaceError, grid_values, suggest, open_storage, open_study, fail_stale, run_worker, _left as tickets_left)
+from .workers import (SpaceError, grid_values, suggest, open_storage, open_study, fail_stale, run_worker, tickets_left)
 _all_ = ['SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale', 'run_worker']  # re-exported from workers
 
 # %% auto #0
@@ -178,7 +178,7 @@ def write_outputs(study:optuna.Study, # the study
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     summary = dict(study=study.study_name, stage=ua['space']['stage'], direction=study.direction.name.lower(),
                    n_trials=ua['n_trials'], seed=ua['seed'], sampler=ua['space']['sampler'], pruner=ua['space']['pruner'],
-                   states=counts, tickets_left=tickets_left(study))
+                   states=counts, tickets_left=ticketstickets_left(study))
     paths = dict(trials=out/'trials.csv')
     _atomic(out/'trials.csv', lambda p: trials_table(study).to_csv(p, index=False))
     if done:

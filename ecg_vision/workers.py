@@ -14,7 +14,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, Jou
 
 # %% auto #0
 __all__ = ['open_storage', 'SpaceError', 'grid_values', 'suggest', 'make_sampler', 'make_pruner', 'open_study', 'Heartbeat',
-           'is_stale', 'fail_stale', 'run_worker']
+           'is_stale', 'fail_stale', 'run_worker', 'tickets_left']
 
 # %% ../nbs/07b_workers.ipynb #ec00688b
 def _sec(x:float) -> int: return max(1, int(round(float(x))))  # Optuna's heartbeat counts whole seconds
@@ -104,12 +104,12 @@ def make_pruner(space:dict) -> optuna.pruners.BasePruner:
 # %% ../nbs/07b_workers.ipynb #badb802e
 def _worker_id() -> str: return f"{socket.gethostname()}:{os.getpid()}"
 
-def _fill_queue(study, space, grid, n, seed):
-    "Add the `n` tickets of a new study (grid points in a seeded random order when only part of the grid is asked)."
+def _fill_queue(study, space, grid, n, seed, start=0):
+    "Add tickets `start`..`n`-1 (grid points in a seeded random order when only part of the grid is asked)."
     if grid is not None:
         ids = list(range(math.prod(len(v) for v in grid.values())))
-        if n < len(ids): random.Random(seed).shuffle(ids)
-    for i in range(n):
+        if (start or n) < len(ids): random.Random(seed).shuffle(ids)  # an extension keeps the first tickets' order
+    for i in range(start, n):
         sa = {'ticket': i} if grid is None else {'ticket': i, 'grid_id': ids[i], 'search_space': grid}
         study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=sa))
 
@@ -145,7 +145,10 @@ def open_study(storage:str|optuna.storages.BaseStorage, # URL (see `open_storage
         if time.time() - t0 > wait: raise TimeoutError(f"study {name}: its creator never filled the queue; delete the study or use a new name")
         time.sleep(1)
     ua = study.user_attrs
-    if n_trials and n != ua['n_trials']: raise ValueError(f"study {name} exists with n_trials={ua['n_trials']} (asked {n}); use a new --study name")
+    if n_trials and n < ua['n_trials']: raise ValueError(f"study {name} exists with n_trials={ua['n_trials']}; it cannot shrink to {n} (use a new --study name)")
+    if n_trials and n > ua['n_trials']:  # extend the study: more tickets, same order (start one worker with the new count first)
+        _fill_queue(study, ua['space'], ua['grid'], n, ua['seed'], start=ua['n_trials']); study.set_user_attr('n_trials', n)
+        print(f"study {name}: extended from {ua['n_trials']} to {n} trials")
     sp = ua['space']
     study.sampler, study.pruner = make_sampler(sp, ua['grid'], ua['seed']), make_pruner(sp)
     return study
@@ -273,29 +276,27 @@ def run_worker(study:optuna.Study, # a study from `open_study`
                heartbeat:float=60., # seconds between heartbeats of the running trial
                stale_after:float=600., # seconds without a heartbeat after which another worker's trial is given up
                max_retry:int=2, # retries of a ticket whose worker died
-               progress:bool=True, # show a progress bar over the study's tickets
+               progress:bool=True, # print a line per finished ticket: how many of the study's are done
                verbose:bool=False, # print one line per trial
                linger:bool=False, # when the queue is empty, wait for other workers' trials (to retry them if their worker dies)
               ) -> list:
     "Pop and evaluate tickets until the queue is empty; returns (number, state, value) of each trial run here."
-    from tqdm.auto import tqdm
     n = study.user_attrs['n_trials']
     ran = []
-    with tqdm(total=n, initial=n - _left(study), disable=not progress, desc=study.study_name) as bar:
-        while max_tickets is None or len(ran) < max_tickets:
-            fail_stale(study, stale_after, max_retry)
-            tid = _pop(study)
-            if tid is None:
-                if linger and _left(study): time.sleep(min(heartbeat, 5.)); continue
-                break
-            try: ran.append(_run_ticket(study, tid, objective, heartbeat, verbose))
-            except BaseException as e:  # SIGTERM (as SystemExit), Ctrl-C, a storage error: give the ticket back now
-                t = study._storage.get_trial(tid)
-                if t.state == TrialState.RUNNING: _give_up(study, t, 'error' if isinstance(e, Exception) else 'interrupted', max_retry)
-                raise
-            bar.update(1)
+    while max_tickets is None or len(ran) < max_tickets:
+        fail_stale(study, stale_after, max_retry)
+        tid = _pop(study)
+        if tid is None:
+            if linger and tickets_left(study): time.sleep(min(heartbeat, 5.)); continue
+            break
+        try: ran.append(_run_ticket(study, tid, objective, heartbeat, verbose))
+        except BaseException as e:  # SIGTERM (as SystemExit), Ctrl-C, a storage error: give the ticket back now
+            t = study._storage.get_trial(tid)
+            if t.state == TrialState.RUNNING: _give_up(study, t, 'error' if isinstance(e, Exception) else 'interrupted', max_retry)
+            raise
+        if progress: print(f"study {study.study_name}: {n - tickets_left(study)}/{n} tickets done", flush=True)
     return ran
 
-def _left(study) -> int:
+def tickets_left(study) -> int:
     "Tickets still WAITING or RUNNING."
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)))
