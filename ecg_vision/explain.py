@@ -20,10 +20,11 @@ from .models import cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'FAMILY_MAPS', 'to_input', 'predictor', 'activation_family',
-           'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay', 'explain_figure', 'lead_shares',
-           'layout_consistency', 'consistency_table', 'summarise', 'blank_chart', 'perturbation_curve', 'curve_auc',
-           'chart_spec', 'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'ecgv_predict']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'to_input', 'predictor',
+           'is_rectifier', 'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay',
+           'explain_figure', 'lead_shares', 'layout_consistency', 'consistency_table', 'summarise', 'blank_chart',
+           'perturbation_curve', 'curve_auc', 'chart_spec', 'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png',
+           'ecgv_explain', 'ecgv_predict']
 
 # %% ../nbs/08_explain.ipynb #82282dcd
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -50,10 +51,21 @@ def predictor(model:nn.Module, # classifier in eval mode
 
 # %% ../nbs/08_explain.ipynb #e78f9832
 RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.SiLU, nn.GELU, nn.Mish, nn.ELU)  # get the guided rule
+_SAME = {'swish': 'silu', 'swishme': 'silu', 'gelutanh': 'gelu', 'quickgelu': 'gelu', 'hardswishme': 'hardswish', 'mishme': 'mish'}
+RECTIFIER_NAMES = {'relu', 'relu6', 'leakyrelu', 'hardswish', 'silu', 'gelu', 'mish', 'elu', *_SAME}  # class names (timm's own too)
+
+def is_rectifier(m:nn.Module) -> bool:
+    "Whether `m` is a rectifying activation module (torch's, or timm's by class name), which gets the guided rule."
+    return isinstance(m, RECTIFIERS) or type(m).__name__.lower() in RECTIFIER_NAMES
+
+def _act_name(m): n = type(m).__name__.lower(); return _SAME.get(n, n)
+
 FAMILY_MAPS = {  # what the Guided Grad-CAM map means, per activation family
     'relu': "ReLU network (ResNet): the published Guided Grad-CAM, captum's guided backprop × Grad-CAM.",
     'hardswish': "hardswish/ReLU network (MobileNetV3): guided rule on ReLU and hardswish (positive gradient where the "
                  "activation input > 0, scaled by the activation's own slope); SE gates keep their true gradient.",
+    'relu6': "ReLU6 network (EfficientNet-Lite): guided ReLU6 (positive gradient where 0 < activation input < 6, "
+             "the only range where ReLU6 passes gradient); no SE gates.",
     'silu': "SiLU network (EfficientNet): guided SiLU (positive gradient where the SiLU input > 0, scaled by its slope); "
             "SE sigmoid gates keep their true gradient.",
     'gelu': "GELU network (ConvNeXt): guided GELU (positive gradient where the GELU input > 0, scaled by its slope); "
@@ -63,7 +75,7 @@ FAMILY_MAPS = {  # what the Guided Grad-CAM map means, per activation family
 def activation_family(model:nn.Module, # any network
                      ) -> str: # 'relu', 'hardswish', 'silu', 'gelu' (or another activation's lower-case name)
     "The rectifying activation that dominates `model` (hardswish wins over the ReLUs of MobileNetV3)."
-    c = Counter(type(m).__name__.lower() for m in model.modules() if isinstance(m, RECTIFIERS))
+    c = Counter(_act_name(m) for m in model.modules() if is_rectifier(m))
     if not c: return 'none'
     return 'hardswish' if 'hardswish' in c else c.most_common(1)[0][0]
 
@@ -79,7 +91,7 @@ def _guided_pre_hook(module, inp):
 class GuidedBackpropAny(GuidedBackprop):
     "captum's guided backpropagation, with the guided rule on every rectifying activation module, not only `nn.ReLU`."
     def _register_hooks(self, module):
-        if isinstance(module, RECTIFIERS): self.backward_hooks.append(module.register_forward_pre_hook(_guided_pre_hook))
+        if is_rectifier(module): self.backward_hooks.append(module.register_forward_pre_hook(_guided_pre_hook))
 
 @contextmanager
 def guided_rule(model:nn.Module): # network whose activations get the guided backward rule while inside the block
