@@ -1,7 +1,8 @@
 """Does ImageNet pretraining help on ECG charts? Head-only training on a pretrained vs a random backbone, then full
 fine-tuning from the head stage (discriminative learning rates), and the demo's choice: a pretrained timm model
 (head, then full) vs resnet18 from scratch at the demo's size. Prints test macro-F1 with 95% bootstrap CIs
-(over records) and seconds per epoch on this machine.
+(over records), and seconds per epoch on this machine: wall clock, and CPU seconds of the process (all its threads;
+on a shared machine the CPU figure is the fairer one, on 2 free cores wall time is about CPU/2).
 
     python bench/pretrained.py                                  # head-only: pretrained vs random lite0, then full
     python bench/pretrained.py --demo                           # + lite0 pretrained vs resnet18 scratch, demo size
@@ -54,11 +55,11 @@ def run_stage(arch:str, weights:str, stage:str, lmdbs:dict, out:Path, epochs:int
                       patience=0, device='cpu', seed=seed, out=str(out))
     set_seed(seed)
     dls = chart_dls(cfg.lmdb, cfg.valid_pct, bs, seed, None, 0, False, None, 'cpu', stats=(spec.mean, spec.std))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     best = fit_stage(cfg, dls, stage, out, 4, start or weights, epochs, lr, lr_mult=lr_mult)
-    sec = (time.perf_counter() - t)/epochs
+    sec, cpu = (time.perf_counter() - t)/epochs, (time.process_time() - c)/epochs
     return dict(arch=arch, weights=weights, stage=stage, epochs=epochs, lr=lr, valid_f1=round(best, 3),
-                **test_f1(arch, out/'model.pth', lmdbs['test'], n_boot), s_per_epoch=round(sec, 1), model=str(out/'model.pth'))
+                **test_f1(arch, out/'model.pth', lmdbs['test'], n_boot), s_per_epoch=round(sec, 1), cpu_s_per_epoch=round(cpu, 1), model=str(out/'model.pth'))
 
 def head_comparison(lmdbs:dict, out:Path, arch:str='tf_efficientnet_lite0', epochs:int=3, lr:float=1e-2, bs:int=32,
                     seed:int=0, n_boot:int=1000) -> dict:
@@ -67,7 +68,7 @@ def head_comparison(lmdbs:dict, out:Path, arch:str='tf_efficientnet_lite0', epoc
             for w in ('imagenet', 'none')}
 
 def _row(r): return f"{r['arch']:<22} {r['weights']:<9} {r['stage']:<5} {r['epochs']:>3} ep  valid F1 {r['valid_f1']:.3f}  " \
-                    f"test F1 {r['f1']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]  {r['s_per_epoch']:6.1f} s/epoch"
+                    f"test F1 {r['f1']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]  {r['s_per_epoch']:6.1f} s/epoch ({r['cpu_s_per_epoch']:.1f} CPU s)"
 
 @call_parse
 def main(n:int=120,           # synthetic records (80% train, 20% test)
