@@ -16,10 +16,10 @@ def test_head_only_pretrained_beats_random(tmp_path):
     "Same data, same head training: ImageNet features separate the rhythms, random ones barely."
     b = _bench()
     lmdbs = b.make_lmdbs(tmp_path, n=100, size=64, seed=0)
-    res = b.head_comparison(lmdbs, tmp_path, ARCH, epochs=4, lr=1e-2, n_boot=200)
+    res = b.head_comparison(lmdbs, tmp_path, ARCH, epochs=3, lr=1e-2, bs=8, n_boot=200)
     pre, rnd = res['imagenet'], res['none']
     print({k: (v['f1'], v['ci'], v['valid_f1']) for k, v in res.items()})
-    assert pre['f1'] - rnd['f1'] >= 0.10, res
+    assert pre['f1'] - rnd['f1'] >= 0.15, res  # measured: ~0.5-0.7 apart (bench/pretrained.py); chance-level heads fail
     assert pre['valid_f1'] > rnd['valid_f1'], res
 
 @pytest.fixture(scope='module')
