@@ -256,12 +256,13 @@ def predict(model:torch.nn.Module, # classifier returning logits
             size:int|None=None, # input size (None: the stored chart size)
             device=None, # device (default: GPU when there is one)
             progress:bool=True, # show a progress bar
+            stats=None, # (mean, std) the model was trained with (a run's params.json); None: ImageNet's
            ) -> pd.DataFrame: # predictions table, in LMDB index order
     "Class probabilities for every good chart of an LMDB (in index order); bad entries are left out, see `bad_entries`."
     from ecg_vision.loaders import test_dl
     from ecg_vision.lmdb import read_index
     keys, bad = read_index(lmdb).key, bad_entries(lmdb)
-    dl = test_dl(lmdb, bs=bs, size=size, device=device, idxs=np.flatnonzero(~keys.isin(list(bad))))
+    dl = test_dl(lmdb, bs=bs, size=size, device=device, idxs=np.flatnonzero(~keys.isin(list(bad))), stats=stats)
     model = model.to(dl.device).eval(); out = []
     with torch.no_grad():
         for xb, *_ in show_progress(dl, desc='predict', quiet=not progress):
@@ -377,7 +378,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
     size = params.get('size') or None
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    preds, bad = predict(net, lmdb, bs, size, dev, progress), bad_entries(lmdb)
+    preds, bad = predict(net, lmdb, bs, size, dev, progress, (params['mean'], params['std'])), bad_entries(lmdb)
     if bad:
         pd.DataFrame(dict(key=list(bad), reason=list(bad.values()))).to_csv(out/'skipped.csv', index=False)
     if not len(preds): raise ValueError(f"{lmdb}: no chart could be scored ({len(bad)} bad entries)")

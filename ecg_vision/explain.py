@@ -19,41 +19,54 @@ from .models import cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'FAMILY_MAPS', 'to_input', 'predictor', 'activation_family',
-           'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay', 'explain_figure', 'explain_plot',
-           'lead_shares', 'layout_consistency', 'consistency_table', 'summarise', 'blank_chart', 'perturbation_curve',
-           'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png',
-           'ecgv_explain', 'ecgv_predict']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'to_input', 'predictor',
+           'is_rectifier', 'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay',
+           'explain_figure', 'explain_plot', 'lead_shares', 'layout_consistency', 'consistency_table', 'summarise',
+           'blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig',
+           'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'ecgv_predict']
 
 # %% ../nbs/08_explain.ipynb #82282dcd
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def to_input(imgs:np.ndarray, # uint8 (H, W, 3) chart or (N, H, W, 3) batch
              device='cpu', # device of the returned tensor
-            ) -> torch.Tensor: # float (N, 3, H, W), ImageNet-normalised
+             stats=None, # (mean, std) the run was trained with (its params.json); None: ImageNet's
+            ) -> torch.Tensor: # float (N, 3, H, W), normalised as in training
     "Charts as the normalised float batch the model was trained on."
     a = np.asarray(imgs)
     if a.ndim == 3: a = a[None]
     x = torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(device).float()/255
-    m, s = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    m, s = (torch.tensor(v, device=device, dtype=torch.float32).view(1, 3, 1, 1) for v in (stats or (IMAGENET_MEAN, IMAGENET_STD)))
     return (x - m)/s
 
 def predictor(model:nn.Module, # classifier in eval mode
               bs:int=32, # charts per forward pass
+              stats=None, # (mean, std) the run was trained with; None: ImageNet's
              ): # function: uint8 (N, H, W, 3) -> probabilities (N, C) numpy
     "A function from uint8 charts to class probabilities."
     dev = next(model.parameters()).device
     def predict(imgs):
         with torch.no_grad():
-            return torch.cat([model(to_input(imgs[i:i+bs], dev)).softmax(1).cpu() for i in range(0, len(imgs), bs)]).numpy()
+            return torch.cat([model(to_input(imgs[i:i+bs], dev, stats)).softmax(1).cpu() for i in range(0, len(imgs), bs)]).numpy()
     return predict
 
 # %% ../nbs/08_explain.ipynb #e78f9832
 RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.SiLU, nn.GELU, nn.Mish, nn.ELU)  # get the guided rule
+_SAME = {'swish': 'silu', 'swishme': 'silu', 'gelutanh': 'gelu', 'quickgelu': 'gelu', 'hardswishme': 'hardswish', 'mishme': 'mish'}
+RECTIFIER_NAMES = {'relu', 'relu6', 'leakyrelu', 'hardswish', 'silu', 'gelu', 'mish', 'elu', *_SAME}  # class names (timm's own too)
+
+def is_rectifier(m:nn.Module) -> bool:
+    "Whether `m` is a rectifying activation module (torch's, or timm's by class name), which gets the guided rule."
+    return isinstance(m, RECTIFIERS) or type(m).__name__.lower() in RECTIFIER_NAMES
+
+def _act_name(m): n = type(m).__name__.lower(); return _SAME.get(n, n)
+
 FAMILY_MAPS = {  # what the Guided Grad-CAM map means, per activation family
     'relu': "ReLU network (ResNet): the published Guided Grad-CAM, captum's guided backprop × Grad-CAM.",
     'hardswish': "hardswish/ReLU network (MobileNetV3): guided rule on ReLU and hardswish (positive gradient where the "
                  "activation input > 0, scaled by the activation's own slope); SE gates keep their true gradient.",
+    'relu6': "ReLU6 network (EfficientNet-Lite): guided ReLU6 (positive gradient where 0 < activation input < 6, "
+             "the only range where ReLU6 passes gradient); no SE gates.",
     'silu': "SiLU network (EfficientNet): guided SiLU (positive gradient where the SiLU input > 0, scaled by its slope); "
             "SE sigmoid gates keep their true gradient.",
     'gelu': "GELU network (ConvNeXt): guided GELU (positive gradient where the GELU input > 0, scaled by its slope); "
@@ -63,7 +76,7 @@ FAMILY_MAPS = {  # what the Guided Grad-CAM map means, per activation family
 def activation_family(model:nn.Module, # any network
                      ) -> str: # 'relu', 'hardswish', 'silu', 'gelu' (or another activation's lower-case name)
     "The rectifying activation that dominates `model` (hardswish wins over the ReLUs of MobileNetV3)."
-    c = Counter(type(m).__name__.lower() for m in model.modules() if isinstance(m, RECTIFIERS))
+    c = Counter(_act_name(m) for m in model.modules() if is_rectifier(m))
     if not c: return 'none'
     return 'hardswish' if 'hardswish' in c else c.most_common(1)[0][0]
 
@@ -79,7 +92,7 @@ def _guided_pre_hook(module, inp):
 class GuidedBackpropAny(GuidedBackprop):
     "captum's guided backpropagation, with the guided rule on every rectifying activation module, not only `nn.ReLU`."
     def _register_hooks(self, module):
-        if isinstance(module, RECTIFIERS): self.backward_hooks.append(module.register_forward_pre_hook(_guided_pre_hook))
+        if is_rectifier(module): self.backward_hooks.append(module.register_forward_pre_hook(_guided_pre_hook))
 
 @contextmanager
 def guided_rule(model:nn.Module): # network whose activations get the guided backward rule while inside the block
@@ -313,7 +326,8 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
     dev = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model, params = load_run(cfg.model, dev)
     arch, classes = params['arch'], list(params.get('classes', CLASSES))
-    layer, predict = cam_layer(model, arch), predictor(model, cfg.bs)
+    stats = (params['mean'], params['std'])  # the normalisation the run was trained with
+    layer, predict = cam_layer(model, arch), predictor(model, cfg.bs, stats)
     ds = ChartDataset(cfg.lmdb, chart_spec(params)[2])
     idx = ds.index if not cfg.limit else ds.index.iloc[:cfg.limit]
     out = Path(cfg.out); (out/'overlays').mkdir(parents=True, exist_ok=True)
@@ -327,7 +341,7 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
         if not imgs: continue
         imgs = np.stack(imgs); size = imgs.shape[1:3]
         tgt = None if cfg.target == 'pred' else idx.y.to_numpy()[pos]
-        e = explain_batch(model, layer, to_input(imgs, dev), tgt)
+        e = explain_batch(model, layer, to_input(imgs, dev, stats), tgt)
         for j, i in enumerate(pos):
             r = idx.iloc[i]; lay = r.layout
             if lay not in boxes: boxes[lay], blanks[lay] = panel_boxes(lay, size), blank_chart(lay, size)
@@ -395,7 +409,7 @@ def predict_file(path:str|Path, # Chapman .csv or WFDB record (.hea/.mat/stem)
     model, params = load_run(run_dir, device)
     layout, chart_size, inp = chart_spec(params)
     chart = _resize(render(sig, layout, chart_size), inp, cv2.INTER_AREA)
-    e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device))
+    e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device, (params['mean'], params['std'])))
     classes = list(params.get('classes', CLASSES))
     return dict(probs=pd.Series(e['prob'][0], index=classes), pred=classes[int(e['pred'][0])], chart=chart, signal=sig,
                 layout=layout, gradcam=e['gradcam'][0], guided=e['guided'][0], verdict=verdict, source=str(path))

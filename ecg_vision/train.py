@@ -20,7 +20,7 @@ from fastai.metrics import F1Score, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import set_seed, num_distrib, rank_distrib, get_model
 from .core import abs_path, atomic_write, command, rel_path
-from .models import arch_spec, build_model
+from .models import arch_spec, build_model, split_head
 
 # %% auto #0
 __all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
@@ -240,7 +240,7 @@ def _trim_log(f:Path, stage:str, start:int):
     if not keep.all(): df[keep].to_csv(f, index=False)
 
 def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weights, n_epoch:int, lr:float,
-              best:float|None=None, ckpt:dict|None=None, best_files=('model.pth',), cbs=None) -> float:
+              best:float|None=None, ckpt:dict|None=None, best_files=('model.pth',), cbs=None, lr_mult:float=10.) -> float:
     "Train one stage ('head' or 'full') with fastai; returns the best macro-F1 seen so far."
     dev = dls.device
     model = build_model(cfg.arch, n_classes, 'none' if ckpt else weights, 'head' if stage == 'head' else 'full', cfg.head_init)
@@ -250,20 +250,23 @@ def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weig
     tracker = Tracker(run_dir, stage, best_files, cfg.patience, cfg.min_epochs, best, wait)
     learn = Learner(dls, model.to(dev), loss_func=CrossEntropyLossFlat(weight=w, label_smoothing=cfg.label_smoothing),
                     opt_func=opt_func(cfg), metrics=[accuracy, F1Score(average='macro')], wd=cfg.wd,
+                    splitter=partial(split_head, arch=cfg.arch), train_bn=True,  # groups: backbone, head
                     path=run_dir, model_dir='.', cbs=[EpochLog('log.csv', stage), tracker, *(cbs or [])])
     prec = run_precision(cfg, dev)
     if dev.type == 'cuda': learn.add_cb(ChannelsLast())
     if prec == 'bf16': learn.to_bf16()
     elif prec == 'fp16': learn.to_fp16()
+    if stage == 'head': learn.freeze()  # fastai: backbone group frozen, its BatchNorm layers still train (train_bn)
     if ckpt:
         learn.create_opt(); learn.opt.load_state_dict(ckpt['opt'])
         _trim_log(run_dir/'log.csv', stage, start)
     if start >= n_epoch: return best
+    if stage == 'full' and str(cfg.weights) != 'none': lr = slice(lr/lr_mult, lr)  # pretrained backbone: lr/lr_mult, head: lr
     with distrib(learn):
         if cfg.sched == 'one_cycle': learn.fit_one_cycle(n_epoch, lr, start_epoch=start)
         elif cfg.sched == 'step':
             every = (cfg.step_size or max(1, math.ceil(n_epoch/3)))/n_epoch
-            learn.fit(n_epoch, lr, cbs=ParamScheduler({'lr': step_sched(lr, every, cfg.gamma)}), start_epoch=start)
+            learn.fit(n_epoch, lr, cbs=ParamScheduler({'lr': step_sched(np.array([lr.start, lr.stop]) if isinstance(lr, slice) else lr, every, cfg.gamma)}), start_epoch=start)
         elif cfg.sched == 'plateau':
             learn.fit(n_epoch, lr, start_epoch=start, cbs=_Plateau(monitor='f1_score', comp=np.greater,
                       patience=max(1, cfg.patience//2), factor=1/cfg.gamma))
@@ -345,7 +348,7 @@ def fit_run(cfg:TrainConfig,     # the run
     ckpt = torch.load(ckf, map_location='cpu', weights_only=True) if cfg.resume and ckf.exists() else None
     set_seed(cfg.seed)
     dev, classes = run_device(cfg), list(meta['classes'])
-    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev)
+    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev, stats=norm_stats(cfg.arch))
     if len(dls.train_ds) == 0 or len(dls.valid_ds) == 0:
         raise ValueError(f"{cfg.lmdb}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation charts; "
                          f"a run needs both (more records, or another valid_pct than {cfg.valid_pct})")
