@@ -13,13 +13,14 @@ from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback, ReduceLROnPlateau
 from fastai.callback.schedule import ParamScheduler
-from fastai.callback.progress import CSVLogger
+from fastai.callback.progress import CSVLogger, ProgressCallback
+from fastcore.basics import noop
 from fastai.callback.channelslast import ChannelsLast
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import F1Score, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import set_seed, num_distrib, rank_distrib, get_model
-from .core import abs_path, atomic_write, command, rel_path
+from .core import abs_path, atomic_write, command, live_progress, rel_path
 from .models import arch_spec, build_model, split_head
 
 # %% auto #0
@@ -252,6 +253,9 @@ def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weig
                     opt_func=opt_func(cfg), metrics=[accuracy, F1Score(average='macro')], wd=cfg.wd,
                     splitter=partial(split_head, arch=cfg.arch), train_bn=True,  # groups: backbone, head
                     path=run_dir, model_dir='.', cbs=[EpochLog('log.csv', stage), tracker, *(cbs or [])])
+    if cfg.quiet or not live_progress():  # in a log (Slurm, papermill, CI) bars would print every redraw
+        learn.remove_cb(ProgressCallback)
+        learn.logger = noop if cfg.quiet or rank_distrib() else epoch_lines(stage, n_epoch, lambda: learn.recorder.metric_names)
     prec = run_precision(cfg, dev)
     if dev.type == 'cuda': learn.add_cb(ChannelsLast())
     if prec == 'bf16': learn.to_bf16()
