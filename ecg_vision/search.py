@@ -178,7 +178,7 @@ def write_outputs(study:optuna.Study, # the study
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     summary = dict(study=study.study_name, stage=ua['space']['stage'], direction=study.direction.name.lower(),
                    n_trials=ua['n_trials'], seed=ua['seed'], sampler=ua['space']['sampler'], pruner=ua['space']['pruner'],
-                   states=counts, tickets_left=ticketstickets_left(study))
+                   states=counts, tickets_left=tickets_left(study))
     paths = dict(trials=out/'trials.csv')
     _atomic(out/'trials.csv', lambda p: trials_table(study).to_csv(p, index=False))
     if done:

@@ -143,9 +143,9 @@ def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
         ok.loc[i, 'note'] = '; '.join(n for n in (ok.note[i], f"identical signal to {twins[ok.digest[i]]}: split together") if isinstance(n, str))
     test = _split_groups(ok.y, ok.digest, test_size, seed) if len(ok) > 1 else np.zeros(len(ok), bool)
     cols = ['record_id', 'path', 'rhythm', 'label', 'y']
-    ok['path'] = [rel_path(p, out) for p in ok.path]  # relative to the CSVs: the folders can move together
-    ok[cols][~test].to_csv(out/'split_train.csv', index=False)
-    ok[cols][test].to_csv(out/'split_test.csv', index=False)
+    rel = ok[cols].assign(path=[rel_path(p, out) for p in ok.path])  # relative to the CSVs: the folders can move together
+    rel[~test].to_csv(out/'split_train.csv', index=False)
+    rel[test].to_csv(out/'split_test.csv', index=False)
     bad, kept = lab[lab.reason.notna()], ok[ok.note.notna()]
     pd.concat([bad.assign(status='dropped'), kept.assign(status='kept', reason=kept.note)])[
         ['record_id', 'path', 'status', 'reason']].to_csv(out/'qc_report.csv', index=False)
