@@ -137,7 +137,7 @@ def abs_path(path:str|Path, # a path read from an artifact (relative or absolute
             ) -> Path:
     "A stored path made absolute: relative paths are relative to `base`."
     p = Path(path)
-    return p if p.is_absolute() else (Path(base)/p).absolute()
+    return p if p.is_absolute() else Path(os.path.normpath((Path(base)/p).absolute()))
 
 # %% ../nbs/00_core.ipynb #0ba76130
 def live_progress() -> bool:

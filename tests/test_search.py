@@ -76,7 +76,8 @@ def test_chain_head_full_grid(synth_dir, tmp_path):
     head = dict(load_space('head'), params={'lr': [1e-3, 1e-2]}, fixed={'stage': 'head', **common})
     r = search(head, tmp_path/'head.log', 'head', lmdb=lmdb, folds=2, out=tmp_path/'head', progress=False)
     assert [t.state for t in r['study'].trials] == [TrialState.COMPLETE]*2
-    assert all(Path(t.user_attrs['run_dir'], 'fold1', 'model.pth').exists() for t in r['study'].trials)
+    assert all(Path(t.user_attrs['run_dir'], 'fold1', 'log.csv').exists() for t in r['study'].trials)
+    assert not list((tmp_path/'head'/'trials').rglob('*.pth'))  # trials keep their logs, not 40-170 MB of weights each
     full = dict(load_space('full'), n_trials=1, params={'lr': {'low': 1e-4, 'high': 1e-2, 'log': True}})
     r = search(full, tmp_path/'full.log', 'full', base=tmp_path/'head'/'best_params.yaml', lmdb=lmdb, folds=1,
                out=tmp_path/'full', progress=False)
