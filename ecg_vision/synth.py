@@ -51,7 +51,8 @@ class SynthConfig:
     hrv: tuple = (0.003, 0.03)  # beat-to-beat RR jitter (sd relative to RR, AR(1) with coefficient 0.5)
     resp_amp: tuple = (0., 0.15)  # respiratory modulation of the QRS amplitude (relative)
     afib_cv: tuple = (0.12, 0.35)  # RR coefficient of variation in atrial fibrillation
-    axis_deg: tuple = (-30., 100.)  # frontal QRS axis
+    axis_deg: tuple = (-30., 100.)  # frontal QRS axis range ...
+    axis_mode: float = 50.  # ... and its commonest value (triangular distribution, as in adults)
     pr_ms: tuple = (120., 220.)  # PR interval at 70 bpm (it shortens a little with rate)
     qrs_ms: tuple = (70., 110.)  # QRS duration without a bundle-branch block
     bbb_ms: tuple = (120., 150.)  # QRS duration with a bundle-branch block
@@ -189,7 +190,7 @@ def morphology(rng:np.random.Generator, # random generator
                cfg:SynthConfig, # ranges
               ) -> dict: # wave directions (3,) in VCG space (mV), widths and intervals (s)
     "One heart: axis, voltages, QRS width and shape (incl. BBB), Q waves, T and ST, P, intervals."
-    m = dict(axis=_r(rng, cfg.axis_deg), pr=_r(rng, cfg.pr_ms)/1000, qtc=_r(rng, cfg.qtc_ms)/1000,
+    m = dict(axis=rng.triangular(cfg.axis_deg[0], cfg.axis_mode, cfg.axis_deg[1]), pr=_r(rng, cfg.pr_ms)/1000, qtc=_r(rng, cfg.qtc_ms)/1000,
              qt_exp=0.5 if rng.random() < 0.5 else 1/3, bbb=None, qwave=None, voltage='normal', t='normal')
     u = rng.random(); m['bbb'] = ('RBBB' if u < cfg.bbb_p/2 else 'LBBB') if u < cfg.bbb_p else None
     m['qrs'] = _r(rng, cfg.bbb_ms if m['bbb'] else cfg.qrs_ms)/1000
