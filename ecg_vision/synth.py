@@ -37,13 +37,14 @@ def limb_leads(i:np.ndarray, # lead I
 class SynthConfig:
     "Every range the generator draws from (low, high); each record draws its own values from its seed."
     seconds: float = 10.  # record length (s)
-    bpm_sb: tuple = (35., 59.)  # sinus bradycardia rate (bpm); the class cut-offs are SB < 60 <= SR <= 100 < GSVT
-    bpm_sr: tuple = (61., 99.)  # sinus rhythm and sinus irregularity rate
-    bpm_st: tuple = (101., 180.)  # sinus tachycardia rate
-    bpm_svt: tuple = (140., 240.)  # SVT / AVNRT rate
-    bpm_at: tuple = (101., 200.)  # atrial tachycardia rate
-    bpm_afib: tuple = (50., 180.)  # mean ventricular rate in atrial fibrillation
-    edge_p: float = 0.35  # share of sinus records whose rate lies within `edge_bpm` of a cut-off
+    # rates (bpm) as (low, commonest, high), triangular; commonest values as in the Chapman label table's VentricularRate
+    bpm_sb: tuple = (35., 56., 59.)  # sinus bradycardia; the class cut-offs are SB < 60 <= SR <= 100 < GSVT
+    bpm_sr: tuple = (61., 74., 99.)  # sinus rhythm and sinus irregularity
+    bpm_st: tuple = (101., 108., 180.)  # sinus tachycardia
+    bpm_svt: tuple = (130., 168., 240.)  # SVT / AVNRT
+    bpm_at: tuple = (101., 111., 200.)  # atrial tachycardia
+    bpm_afib: tuple = (50., 91., 180.)  # mean ventricular rate in atrial fibrillation
+    edge_p: float = 0.25  # share of sinus records whose rate lies within `edge_bpm` of a cut-off (uniform there)
     edge_bpm: float = 6.  # width of that band next to each cut-off
     resp_hz: tuple = (0.12, 0.4)  # breathing rate (Hz)
     rsa: tuple = (0., 0.05)  # respiratory sinus arrhythmia: relative RR modulation
@@ -101,13 +102,14 @@ def draw_rate(rhythm:str, # a key of RHYTHMS
               rng:np.random.Generator, # random generator
               cfg:SynthConfig, # ranges
              ) -> float: # ventricular rate in bpm (flutter: the atrial rate)
-    "A record's rate: uniform in its rhythm's range, or (sinus rhythms, `edge_p`) next to a class cut-off."
+    "A record's rate: triangular over its rhythm's range, or (sinus rhythms, `edge_p`) uniform next to a class cut-off."
     if rhythm == 'AF': return _r(rng, cfg.flutter_bpm)
-    lo, hi = getattr(cfg, _RATE_FIELD[rhythm])
-    if rhythm in ('SR', 'SI', 'SB', 'ST') and rng.random() < cfg.edge_p:
+    r = getattr(cfg, _RATE_FIELD[rhythm]); lo, hi = r[0], r[-1]
+    if rhythm in ('SR', 'SI', 'SB', 'ST') and rng.random() < cfg.edge_p:     # next to a cut-off
         lo, hi = (max(lo, min(hi, 60) - cfg.edge_bpm), hi) if rhythm == 'SB' else (lo, min(hi, max(lo, 100) + cfg.edge_bpm)) if rhythm == 'ST' \
             else (lo, min(hi, lo + cfg.edge_bpm)) if rng.random() < 0.5 else (max(lo, hi - cfg.edge_bpm), hi)
-    return rng.uniform(lo, hi)
+        return rng.uniform(lo, hi)
+    return rng.triangular(lo, min(max(r[1], lo), hi), hi) if len(r) == 3 and hi > lo else rng.uniform(lo, hi)
 
 # %% ../nbs/01_synth.ipynb #05bbee12
 def beat_times(rhythm:str, # a key of RHYTHMS
@@ -354,7 +356,8 @@ def synth_record(rhythm:str='SR', # granular rhythm: SR, SI, SB, ST, SVT, AT, AF
     return (x, inf) if info else x
 
 # %% ../nbs/01_synth.ipynb #f9c75c32
-CLASS_RHYTHMS = dict(AFIB=['AFIB', 'AFIB', 'AF'], GSVT=['ST', 'SVT', 'AT'], SB=['SB'], SR=['SR', 'SR', 'SI'])
+# within a class the rhythms rotate in about the proportions of the Chapman release (ST 69%, SVT 26%, AT 5%; AFIB 80%, AF 20%)
+CLASS_RHYTHMS = dict(AFIB=['AFIB', 'AFIB', 'AF', 'AFIB', 'AFIB'], GSVT=['ST', 'ST', 'SVT', 'ST', 'AT'], SB=['SB'], SR=['SR', 'SR', 'SI'])
 
 _TEXT, _HALF_UV = None, 40_000  # strings of every half-µV value within +-40 mV, built once per process
 
