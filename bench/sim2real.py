@@ -14,7 +14,7 @@ Scored afterwards, never trained or tuned on:
 `--ablate` retrains with generator features switched off (same seeds, same recipe) and prints one row per variant.
 
 Usage: nice -n 10 python bench/sim2real.py --recipe tiny|demo|long [--records N] [--size S] [--epochs E] [--arch A]
-       [--variation robust|none] [--copies K] [--ablate full,clean,plain,v0] [--out DIR] [--workers 2]
+       [--variation robust|none] [--copies K] [--multires 1,2.5] [--ablate full,clean,plain,v0] [--out DIR] [--workers 2]
 """
 from __future__ import annotations
 import argparse, json, os, shutil, sys, time, warnings
@@ -53,6 +53,21 @@ def train_layouts(copies:int) -> list:
     from ecg_vision.render import LAYOUTS
     for k in range(1, copies): LAYOUTS.setdefault(f'std~{k}', replace(LAYOUTS['std'], name=f'std~{k}'))  # before the pool forks
     return ['std'] + [f'std~{k}' for k in range(1, copies)]
+
+def multires_lmdb(meta, size, out, layouts, scale, variation, workers, seed=0):
+    "Training charts drawn at a random resolution in size*scale and resized to `size` (area), packed with `pack_images`."
+    import cv2
+    from ecg_vision.render import render, chart_seed
+    from ecg_vision.lmdb import pack_images
+    df, png = pd.read_csv(meta, dtype={'record_id': str}), Path(str(out) + '_png')
+    for rid, path in zip(df.record_id, df.path):
+        sig = read_record(path); (png/rid).mkdir(parents=True, exist_ok=True)
+        for lay in layouts:
+            cs = chart_seed(rid, lay, seed); s = int(round(size*np.random.default_rng(cs).uniform(*scale)))
+            img = render(sig, 'std', (s, s), variation=variation, seed=cs)
+            if s != size: img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(png/rid/f'{lay}.png'), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return pack_images(png, meta, out, workers=workers, progress=False)
 
 def wilson(k:int, n:int, z:float=1.96) -> tuple:
     "Wilson score interval of a proportion k/n."
@@ -117,7 +132,9 @@ def run_variant(name, cfg, rc, out, seed, workers, real, other_gen_dir, quiet=Tr
     sp = make_split(data, out/'data', seed=seed, workers=workers, progress=False)
     var = dict(variation=ROBUST) if rc['variation'] == 'robust' else {}
     size, other = rc['size'], (224 if rc['size'] != 224 else 160)
-    render_to_lmdb(sp['train'], train_layouts(rc.get('copies', 1)), size, out/'train.lmdb', workers=workers, progress=False, **var)
+    if rc.get('multires'):
+        multires_lmdb(sp['train'], size, out/'train.lmdb', train_layouts(rc.get('copies') or 1), rc['multires'], var.get('variation'), workers, seed)
+    else: render_to_lmdb(sp['train'], train_layouts(rc.get('copies') or 1), size, out/'train.lmdb', workers=workers, progress=False, **var)
     render_to_lmdb(sp['test'], 'std', size, out/'test.lmdb', workers=workers, progress=False)
     render_to_lmdb(sp['test'], 'std', other, out/'test_res.lmdb', workers=workers, progress=False)
     render_to_lmdb(real, 'std', size, out/'real.lmdb', workers=workers, progress=False)
@@ -154,13 +171,15 @@ def main(argv=None):
     ap.add_argument('--records', type=int); ap.add_argument('--size', type=int); ap.add_argument('--epochs', type=int)
     ap.add_argument('--arch'); ap.add_argument('--variation', choices=['robust', 'none'])
     ap.add_argument('--copies', type=int, help='differently varied charts per training record (default 1)')
+    ap.add_argument('--multires', help="LO,HI: draw each training chart at size*U(LO,HI) px and resize it to size (e.g. 1,2.5)")
     ap.add_argument('--ablate', default='', help=f"comma-separated variants among {','.join(ABLATIONS)} (default: full only)")
     ap.add_argument('--other_n', type=int, default=200, help='records of the different generator')
     ap.add_argument('--out', default='/tmp/sim2real'); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--workers', type=int, default=2)
     a = ap.parse_args(argv)
     rc = dict(RECIPES[a.recipe]); rc.update({k: v for k, v in dict(records=a.records, size=a.size, epochs=a.epochs,
-                                                                      arch=a.arch, variation=a.variation, copies=a.copies).items() if v is not None})
+                                                                      arch=a.arch, variation=a.variation, copies=a.copies,
+        multires=tuple(map(float, a.multires.split(','))) if a.multires else None).items() if v is not None})
     variants = [v for v in (a.ablate.split(',') if a.ablate else ['full']) if v]
     bad = [v for v in variants if v not in ABLATIONS]
     if bad: raise SystemExit(f"sim2real: unknown variant(s) {bad}; choose from {list(ABLATIONS)}")
