@@ -4,19 +4,20 @@
 
 # %% ../nbs/00_data.ipynb #d341c88a
 from __future__ import annotations
-import json, os, re
+import hashlib, io, os, re
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
+from .core import progress as show_progress
 
 # %% auto #0
-__all__ = ['LEADS', 'FS', 'CLASSES', 'RHYTHM_TO_CLASS', 'RHYTHM_ALIASES', 'SNOMED_RHYTHMS', 'MalformedECG', 'read_record',
-           'rhythm_class', 'wfdb_rhythm', 'read_labels', 'qc_reason', 'run_qc', 'group_split', 'group_kfold',
-           'make_split', 'ecgv_split']
+__all__ = ['LEADS', 'FS', 'CLASSES', 'RHYTHM_TO_CLASS', 'RHYTHM_ALIASES', 'SNOMED_RHYTHMS', 'AMP_MV', 'RATE_HZ', 'MIN_CORR',
+           'MalformedECG', 'read_text', 'Verdict', 'check_signal', 'require_plausible', 'read_record', 'rhythm_class',
+           'wfdb_rhythm', 'read_labels', 'qc_reason', 'qc_files', 'run_qc', 'check_record_id']
 
 # %% ../nbs/00_data.ipynb #456e37ed
 LEADS = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']
@@ -35,21 +36,119 @@ class MalformedECG(ValueError):
     "An ECG file or label that cannot be used; the message names the file and the cause."
     def __init__(self, path, cause): super().__init__(f"{path}: {cause}"); self.path, self.cause = str(path), cause
 
+# %% ../nbs/00_data.ipynb #e2a1c0de
+def read_text(path:str|Path, # a text file that must be UTF-8 (or ASCII)
+             ) -> str: # its text
+    "The text of a file; binary, UTF-16 and Latin-1 files raise `MalformedECG` saying what they are."
+    return _decode(Path(path).read_bytes(), path)
+
+def _decode(b, path):
+    "Bytes of `path` as UTF-8 text, or `MalformedECG` saying what they are."
+    head = b[:4096]
+    if head[:2] in (b'\xff\xfe', b'\xfe\xff') or (len(head) > 1 and max(head[0::2].count(0), head[1::2].count(0)) > len(head)//5):
+        raise MalformedECG(path, "UTF-16 text: save it as UTF-8 (or ASCII)")
+    if b'\x00' in head: raise MalformedECG(path, f"binary file (NUL byte at offset {head.index(0)}), not text")
+    try: return b.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        raise MalformedECG(path, f"not UTF-8 text (byte 0x{b[e.start]:02X} on line {b[:e.start].count(10) + 1}: "
+                                 "Latin-1, another 8-bit encoding, or binary): save it as UTF-8") from None
+
+# %% ../nbs/00_data.ipynb #a4d9e8c2
+AMP_MV = (0.05, 20.)      # plausible amplitude: median over leads of the 1-99 % range, in mV
+RATE_HZ = (100, 10_000)   # plausible sampling rates, Hz
+MIN_CORR = 0.5            # an ECG's neighbouring samples correlate above this (random bytes: about 0)
+
+@dataclass(frozen=True)
+class Verdict:
+    "What `check_signal` found: the one blocking `cause` (None: plausible) and `notes` that do not block."
+    source: str = ''            # the file the signal came from
+    cause: str|None = None      # why the signal is implausible, or None
+    notes: tuple = ()           # facts that do not block, e.g. which window of a long record is used
+    seconds: float = 0.         # duration of the whole signal
+    amplitude_mv: float = float('nan')  # median over leads of the 1-99 % range in the used window
+    window: tuple = (0, 0)      # (start, stop) samples that are used
+    @property
+    def ok(self): return self.cause is None
+    def __bool__(self): return self.ok
+    def __str__(self):
+        head = (f"implausible: {self.cause}" if self.cause else
+                f"plausible: {self.seconds:.1f} s, amplitude {self.amplitude_mv:.2f} mV")
+        return '; '.join([head, *self.notes])
+
+# %% ../nbs/00_data.ipynb #c9e1f7a3
+def _leads(mask): return ', '.join(np.array(LEADS)[mask])
+
+def _off_by(a, lo, hi):
+    "Why amplitude `a` (mV) is outside (lo, hi), with the power of 1000 it is off by when it is one."
+    k = int(np.round(np.log10(a)/3)) if abs(np.log10(a)) >= 2 else 0
+    hint = {-1: "mV values where µV are expected?", 1: "µV values where mV are expected?"}.get(k, "wrong units or scale?")
+    side = 'small' if a < lo else 'large'
+    return (f"amplitude {a:.3g} mV, expected {lo:g}-{hi:g} mV: " +
+            (f"about {1000**abs(k)}× too {side} ({hint})" if k else f"too {side} (low gain, saturation or not an ECG)"))
+
+def check_signal(sig:np.ndarray, # (12, n) signal in mV
+                 fs:float=FS, # its sampling rate (Hz)
+                 source:str|Path='', # the file it came from, for the message
+                 seconds:float=10., # expected duration; a longer signal is used from its start
+                 flat_mv:float=1e-3, # a lead whose standard deviation (mV) is below this is flat
+                ) -> Verdict:
+    "Is `sig` a plausible 12-lead ECG in mV? A `Verdict` with the first true cause if not."
+    sig, V = np.asarray(sig), (lambda cause=None, **kw: Verdict(str(source), cause, **kw))
+    if sig.ndim != 2 or sig.shape[0] != 12:
+        return V(f"expected 12 leads, found {sig.shape[0] if sig.ndim == 2 else f'an array of shape {sig.shape}'}")
+    if not (np.isfinite(fs) and RATE_HZ[0] <= fs <= RATE_HZ[1]): return V(f"sampling rate {fs:g} Hz is outside {RATE_HZ[0]}-{RATE_HZ[1]} Hz")
+    n, need = sig.shape[1], int(round(seconds*fs)); dur = n/fs
+    if n < need: return V(f"too short: {n} samples = {dur:.2f} s at {fs:g} Hz, expected {seconds:g} s ({need} samples); truncated?", seconds=dur)
+    notes = (f"{dur:.1f} s long: the first {seconds:g} s (samples 1-{need}) are used",) if n > need else ()
+    w, kw = sig[:, :need], dict(notes=notes, seconds=dur, window=(0, need))
+    fin = np.isfinite(w)
+    if not fin.all(): w = np.where(fin, w, 0)
+    sd = w.std(1, dtype=np.float64); live = sd > 1e-9
+    if live.any():   # random bytes first: they may also decode to NaN (WFDB's 'no sample' value)
+        x = w[live] - w[live].mean(1, keepdims=True)
+        corr = float(np.median((x[:, 1:]*x[:, :-1]).sum(1, dtype=np.float64)/(x*x).sum(1, dtype=np.float64)))
+        if corr < MIN_CORR:
+            return V(f"no ECG waveform: neighbouring samples correlate {corr:.2f} (an ECG: above {MIN_CORR}); random bytes or a corrupt file?", **kw)
+    if not fin.all():
+        kind = ' and '.join(k for k, m in (('NaN', np.isnan(sig[:, :need])), ('infinite', np.isinf(sig[:, :need]))) if m.any())
+        return V(f"{kind} values in lead(s) {_leads(~fin.all(1))} (first at sample {np.flatnonzero(~fin.all(0))[0] + 1})", **kw)
+    if not live.any(): return V(f"all 12 leads are flat ({'all zero' if not w.any() else 'constant'})", **kw)
+    v = w[live, ::4]; k = (v.shape[1] - 1)*np.array([1, 99])//100; p = np.partition(v, k, axis=1)  # 1st, 99th percentiles (every 4th sample)
+    amp = float(np.median(p[:, k[1]] - p[:, k[0]])); kw['amplitude_mv'] = amp
+    if not AMP_MV[0] <= amp <= AMP_MV[1]: return V(_off_by(amp, *AMP_MV), **kw)
+    flat = sd < flat_mv
+    if flat.any():
+        zero = not w[flat].any()
+        return V(f"flat lead(s) {_leads(flat)} ({'all zero' if zero else f'standard deviation below {flat_mv:g} mV'})", **kw)
+    return V(**kw)
+
+def require_plausible(sig:np.ndarray, # (12, n) signal in mV
+                      fs:float=FS, # its sampling rate (Hz)
+                      source:str|Path='', # the file it came from, for the message
+                      seconds:float=10., # expected duration
+                     ) -> Verdict: # the (plausible) verdict, with its notes
+    "`check_signal` that raises `MalformedECG` (file: cause) when the signal is implausible."
+    v = check_signal(sig, fs, source, seconds)
+    if not v.ok: raise MalformedECG(source, v.cause)
+    return v
+
 # %% ../nbs/00_data.ipynb #15056ac3
-def _finish(sig, path):
-    "Check a (12, n) signal for non-finite values and return it as float32 mV."
-    sig = np.ascontiguousarray(sig, dtype=np.float32)
-    bad = ~np.isfinite(sig).all(1)
-    if bad.any(): raise MalformedECG(path, f"NaN or infinite values in lead(s) {', '.join(np.array(LEADS)[bad])}")
-    return sig
+def _numeric(field):
+    "A CSV field that is a number (NaN and inf included) or empty."
+    try: float(field.strip() or 'nan'); return True
+    except ValueError: return False
 
 def _read_chapman_csv(path):
     "Read a Chapman CSV (µV, with or without a header row of lead names) as (12, n) mV."
-    with open(path) as f: first = f.readline()
-    has_header = bool(re.search('[A-Za-z]', first))
-    try: df = pd.read_csv(path, header=0 if has_header else None, dtype=np.float64, engine='c')
-    except (ValueError, pd.errors.ParserError) as e: raise MalformedECG(path, f"not a numeric CSV ({str(e).splitlines()[0]})")
+    b = Path(path).read_bytes(); text = _decode(b, path)
+    if not text or text.isspace(): raise MalformedECG(path, "empty file")
+    has_header = not all(_numeric(f) for f in text.lstrip('\ufeff').split('\n', 1)[0].split(','))
+    try: df = pd.read_csv(io.BytesIO(b), header=0 if has_header else None, dtype=np.float64, engine='c')
+    except (ValueError, pd.errors.ParserError) as e: raise MalformedECG(path, f"not a numeric CSV ({str(e).splitlines()[0]})") from None
     if df.shape[1] != 12: raise MalformedECG(path, f"expected 12 lead columns, found {df.shape[1]}")
+    last = text[-4096:].rstrip().rsplit('\n', 1)[-1]
+    if not text.endswith('\n') and len(last.split(',')) < 12:
+        raise MalformedECG(path, f"truncated: the last line (line {text.count(chr(10)) + 1}) has {len(last.split(','))} of 12 values")
     if has_header:
         names = {c.strip().lower(): c for c in df.columns}
         missing = [l for l in LEADS if l.lower() not in names]
@@ -57,32 +156,51 @@ def _read_chapman_csv(path):
         df = df[[names[l.lower()] for l in LEADS]]
     return df.to_numpy().T / 1000.
 
+_BYTES = {'8': 1, '16': 2, '24': 3, '32': 4, '61': 2, '80': 1, '160': 2, '212': 1.5, '310': 4/3, '311': 4/3}
+
 def _read_wfdb(path, fs):
     "Read a WFDB record (.hea/.mat) as (12, n) mV, leads reordered by name, resampled to `fs`."
     import wfdb
     from scipy.signal import resample_poly
-    stem = Path(path).with_suffix('')
+    stem = Path(path).with_suffix(''); hea = stem.with_suffix('.hea')
+    read_text(hea)                                   # binary, UTF-16 or Latin-1 headers fail here, with the cause
+    try: h = wfdb.rdheader(str(stem))
+    except Exception as e: raise MalformedECG(hea, f"unreadable WFDB header ({type(e).__name__}: {e})") from None
+    if not (h.fs and RATE_HZ[0] <= h.fs <= RATE_HZ[1]): raise MalformedECG(hea, f"sampling rate {h.fs} Hz in the header is outside {RATE_HZ[0]}-{RATE_HZ[1]} Hz")
+    for fn in dict.fromkeys(h.file_name or []):
+        f, k = stem.parent/fn, [i for i, n in enumerate(h.file_name) if n == fn]
+        if not f.is_file(): raise MalformedECG(hea, f"signal file {fn} named in the header is missing")
+        need = (h.byte_offset[k[0]] or 0 if h.byte_offset else 0) + int(np.ceil(len(k)*(h.sig_len or 0)*_BYTES.get(str(h.fmt[k[0]]), 0)))
+        if f.stat().st_size < need: raise MalformedECG(f, f"truncated: {f.stat().st_size} bytes, the header's {len(k)} × {h.sig_len} samples need {need}")
     try: rec = wfdb.rdrecord(str(stem))
-    except Exception as e: raise MalformedECG(path, f"unreadable WFDB record ({type(e).__name__}: {e})")
+    except Exception as e: raise MalformedECG(path, f"unreadable WFDB record ({type(e).__name__}: {e})") from None
     names = [n.strip().lower() for n in rec.sig_name]
     missing = [l for l in LEADS if l.lower() not in names]
     if missing: raise MalformedECG(path, f"expected 12 leads, missing {', '.join(missing)}")
     scale = np.array([1e-3 if u.strip().lower() in ('uv', 'µv') else 1. for u in rec.units])
     sig = (rec.p_signal * scale).T[[names.index(l.lower()) for l in LEADS]]
-    if rec.fs != fs: sig = resample_poly(sig, fs, int(rec.fs), axis=1)
+    if rec.fs != fs: r = Fraction(fs/rec.fs).limit_denominator(1000); sig = resample_poly(sig, r.numerator, r.denominator, axis=1)
     return sig
 
 # %% ../nbs/00_data.ipynb #8498958b
 def read_record(path:str|Path, # a Chapman `.csv`, or a WFDB record (`.hea`, `.mat` or the stem)
                 fs:int=FS, # sampling rate to return (WFDB records at another rate are resampled)
+                check:bool=True, # refuse implausible signals (`check_signal`); False reads anything decodable
                ) -> np.ndarray: # float32 (12, n_samples) in mV, leads in `LEADS` order
     "Read one 12-lead ECG file as a float32 (12, n) array in millivolts."
     path = Path(path)
-    if path.suffix.lower() == '.csv':
-        if not path.exists(): raise MalformedECG(path, "file not found")
-        return _finish(_read_chapman_csv(path), path)
-    if not path.with_suffix('.hea').exists(): raise MalformedECG(path, "file not found (no .csv, or .hea header)")
-    return _finish(_read_wfdb(path, fs), path)
+    try:
+        if path.suffix.lower() == '.csv':
+            if not path.is_file(): raise MalformedECG(path, "file not found")
+            sig = _read_chapman_csv(path)
+        else:
+            if not path.with_suffix('.hea').is_file(): raise MalformedECG(path, "file not found (no .csv, or .hea header)")
+            sig = _read_wfdb(path, fs)
+        sig = np.ascontiguousarray(sig, dtype=np.float32)
+    except MalformedECG: raise
+    except Exception as e: raise MalformedECG(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if check: require_plausible(sig, fs, path)
+    return sig
 
 # %% ../nbs/00_data.ipynb #2c8db30b
 def rhythm_class(code:str, # granular rhythm code, e.g. 'AFIB', 'SA', 'ST'
@@ -96,7 +214,7 @@ def rhythm_class(code:str, # granular rhythm code, e.g. 'AFIB', 'SA', 'ST'
 def wfdb_rhythm(hea:str|Path, # a WFDB `.hea` header file
                ) -> str: # granular rhythm code
     "The rhythm code of a WFDB header's `# Dx:` SNOMED codes."
-    dx = [l.split(':', 1)[1] for l in Path(hea).read_text().splitlines() if re.match(r'#\s*Dx\s*:', l)]
+    dx = [l.split(':', 1)[1] for l in read_text(hea).splitlines() if re.match(r'#\s*Dx\s*:', l)]
     if not dx: raise MalformedECG(hea, "no '# Dx:' line in the header")
     codes = [c.strip() for c in dx[0].split(',')]
     found = [r for s, r in SNOMED_RHYTHMS.items() if s in codes]
@@ -113,39 +231,56 @@ def _label_rows(ids, rhythms, source):
     return pd.DataFrame(rows, columns=['record_id', 'rhythm', 'label', 'y', 'reason'])
 
 def read_labels(path:str|Path, # Chapman `Diagnostics.xlsx`/`.csv`, or a folder of WFDB `.hea` files
-               ) -> pd.DataFrame: # record_id, rhythm, label, y, reason (None when usable)
-    "Read rhythm labels as one table; unusable rows keep a `reason`."
+               ) -> pd.DataFrame: # record_id, rhythm, label, y, reason (None when usable), source (file or table row)
+    "Read rhythm labels as one table, one row per label source; unusable rows keep a `reason`."
     path = Path(path)
     if path.is_dir():
-        ids, codes, why = [], [], []
-        for h in sorted(path.rglob('*.hea')):
-            ids.append(h.stem)
+        heas, codes, why = sorted(path.rglob('*.hea')), [], []
+        for h in heas:
             try: codes.append(wfdb_rhythm(h)); why.append(None)
             except MalformedECG as e: codes.append(''); why.append(e.cause)
-        df = _label_rows(ids, codes, path)
+        df = _label_rows([h.stem for h in heas], codes, path)
         df['reason'] = [w or r for w, r in zip(why, df.reason)]
-        return df.assign(rhythm=lambda d: d.rhythm.where(d.reason.isna(), None))
-    if not path.exists(): raise MalformedECG(path, "file not found")
-    tab = pd.read_excel(path) if path.suffix.lower() in ('.xlsx', '.xls') else pd.read_csv(path)
+        return df.assign(rhythm=lambda d: d.rhythm.where(d.reason.isna(), None), source=[str(h) for h in heas])
+    if not path.is_file(): raise MalformedECG(path, "file not found")
+    try: tab = pd.read_excel(path) if path.suffix.lower() in ('.xlsx', '.xls') else pd.read_csv(io.StringIO(read_text(path)))
+    except MalformedECG: raise
+    except Exception as e: raise MalformedECG(path, f"unreadable label table ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     if not {'FileName', 'Rhythm'} <= set(tab.columns): raise MalformedECG(path, "needs columns FileName and Rhythm")
-    return _label_rows(tab.FileName.astype(str).map(lambda s: Path(s).stem), tab.Rhythm, path)
+    df = _label_rows(tab.FileName.astype(str).map(lambda s: Path(s.strip()).stem), tab.Rhythm, path)
+    return df.assign(source=[f"{path.name} row {i + 2}" for i in range(len(df))])
 
 # %% ../nbs/00_data.ipynb #1db90dd1
 def qc_reason(sig:np.ndarray, # (leads, n) signal in mV
               n_samples:int=5000, # expected length (10 s at 500 Hz)
               flat_mv:float=1e-3, # a lead whose standard deviation is below this (mV) counts as flat
              ) -> str|None: # why the record is unusable, or None
-    "The first reason a signal is unusable, or None."
-    if sig.ndim != 2 or sig.shape[0] != 12: return f"expected 12 leads, found {sig.shape[0] if sig.ndim == 2 else sig.shape}"
-    if not np.isfinite(sig).all(): return "NaN or infinite values"
-    if sig.shape[1] != n_samples: return f"expected {n_samples} samples, found {sig.shape[1]}"
-    flat = sig.std(1) < flat_mv
-    if flat.any(): return f"flat or all-zero lead(s) {', '.join(np.array(LEADS)[flat])}"
+    "The first reason a signal is unusable (`check_signal` at `FS`), or None."
+    return check_signal(sig, FS, seconds=n_samples/FS, flat_mv=flat_mv).cause
 
 def _qc_one(args):
+    "(reason, note, signal digest) of one record file; any error is its reason."
     path, n_samples = args
-    try: return qc_reason(read_record(path), n_samples)
-    except MalformedECG as e: return e.cause
+    try:
+        sig = read_record(path, check=False); v = check_signal(sig, FS, path, n_samples/FS)
+        if not v.ok: return v.cause, None, None
+        return None, '; '.join(v.notes) or None, hashlib.blake2b(sig[:, slice(*v.window)].tobytes(), digest_size=16).hexdigest()
+    except MalformedECG as e: return (e.cause if Path(e.path) == Path(path) else f"{Path(e.path).name}: {e.cause}"), None, None  # name the file at fault
+    except Exception as e: return f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})", None, None
+
+def qc_files(paths:list, # record files
+             n_samples:int=5000, # expected length
+             workers:int|None=None, # processes (default: all cores)
+             progress:bool=True, # show a progress bar
+            ) -> pd.DataFrame: # one row per path: reason (None: usable), note (e.g. the window used), digest of the signal
+    "Read and check many records in parallel; any error reading one file is its reason, the batch goes on."
+    args = [(str(p), n_samples) for p in paths]
+    workers = min(workers or os.cpu_count() or 1, max(len(args), 1))
+    if workers == 1: it = map(_qc_one, args)
+    else: ex = ProcessPoolExecutor(workers); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
+    res = list(show_progress(it, len(args), 'check records', quiet=not progress))
+    if workers > 1: ex.shutdown()
+    return pd.DataFrame(res, columns=['reason', 'note', 'digest'], dtype=object)
 
 def run_qc(paths:list, # record files
            n_samples:int=5000, # expected length
@@ -153,109 +288,24 @@ def run_qc(paths:list, # record files
            progress:bool=True, # show a progress bar
           ) -> list: # one reason (or None) per path
     "Check many records in parallel; one reason (or None) per record."
-    args = [(str(p), n_samples) for p in paths]
-    workers = min(workers or os.cpu_count() or 1, max(len(args), 1))
-    if workers == 1: it = map(_qc_one, args)
-    else: ex = ProcessPoolExecutor(workers); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
-    res = list(progress_bar(it, total=len(args), display=progress) if progress else it)
-    if workers > 1: ex.shutdown()
-    return res
+    return qc_files(paths, n_samples, workers, progress).reason.tolist()
 
-# %% ../nbs/00_data.ipynb #ea936dd5
-def _strat_pick(y, frac, rng):
-    "Positions of about `frac` of the items of each class in `y` (at least one when a class has two or more)."
-    pick = []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        k = int(round(frac*len(idx)))
-        if len(idx) >= 2: k = min(max(k, 1), len(idx) - 1)
-        pick.append(idx[:k])
-    return np.sort(np.concatenate(pick)) if pick else np.array([], dtype=int)
+# %% ../nbs/00_data.ipynb #a1b2c3d4
+def check_record_id(rid, # a record id (file stem)
+                    source:str|Path='', # where it came from, for the message
+                   ) -> str: # the id
+    "A record id that is a plain file name (no folder, not `.`/`..`, no control characters), or raise `MalformedECG`."
+    s = '' if rid is None or (isinstance(rid, float) and np.isnan(rid)) else str(rid)
+    if not s.strip() or s in ('.', '..') or any(c in s for c in '/\\') or not s.isprintable() or s != s.strip():
+        raise MalformedECG(source, f"record id {s!r} is not a plain file name (no folders, '..' or absolute paths)")
+    return s
 
-def group_split(df:pd.DataFrame, # one row per image (or record)
-                valid_pct:float=0.2, # share of groups in the validation part
-                seed:int=42, # random seed
-                group:str='record_id', # column whose values must not straddle the split
-                stratify:str|None='y', # column to stratify on (one value per group), or None
-               ) -> tuple: # (train positions, valid positions)
-    "Split rows into train/valid positions so that no group has rows on both sides."
-    g = df.groupby(group, sort=True)[stratify].first() if stratify else df.groupby(group, sort=True).size()*0
-    pick = _strat_pick(g.to_numpy(), valid_pct, np.random.default_rng(seed))
-    valid = df[group].isin(set(g.index[pick])).to_numpy()
-    return np.flatnonzero(~valid), np.flatnonzero(valid)
+# %% ../nbs/00_data.ipynb #d4e5f6a7
+_MOVED = ('group_split', 'group_kfold', 'make_split', 'read_split', 'unique_records', 'ecgv_split')
 
-def group_kfold(df:pd.DataFrame, # one row per image (or record)
-                k:int=5, # number of folds
-                seed:int=42, # random seed
-                group:str='record_id', # column whose values must not straddle a split
-                stratify:str='y', # column to stratify on
-               ) -> list: # k (train positions, valid positions) pairs
-    "Stratified k-fold over groups: every group is validated exactly once."
-    from sklearn.model_selection import StratifiedGroupKFold
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)  # tiny classes: sklearn warns, the folds are still by group
-        return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(df, df[stratify], df[group]))
-
-# %% ../nbs/00_data.ipynb #9a3b3a9d
-def _find_records(data, fmt):
-    "Labels joined to record files: (table, format, number of labels without a file)."
-    data = Path(data)
-    tabs = [p for n in ('Diagnostics.xlsx', 'Diagnostics.csv') for p in [data/n] if p.exists()]
-    if fmt == 'auto': fmt = 'chapman' if tabs else 'wfdb' if any(data.rglob('*.hea')) else None
-    if fmt is None: raise MalformedECG(data, "no Diagnostics.xlsx/.csv and no WFDB .hea files found")
-    if fmt == 'wfdb':
-        lab = read_labels(data)
-        lab['path'] = [str(p.resolve()) for p in sorted(data.rglob('*.hea'))]
-        return lab, fmt, 0
-    if not tabs: raise MalformedECG(data, "no Diagnostics.xlsx or Diagnostics.csv")
-    lab = read_labels(tabs[0])
-    files = {p.stem: str(p.resolve()) for p in data.rglob('*.csv') if p.stem != 'Diagnostics' and not p.stem.startswith('split_') and p.stem != 'qc_report'}
-    lab['path'] = lab.record_id.map(files)
-    return lab[lab.path.notna()].reset_index(drop=True), fmt, int(lab.path.isna().sum())
-
-# %% ../nbs/00_data.ipynb #65eaffc6
-def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs, or WFDB records
-               out:str|Path, # folder for split_train.csv, split_test.csv, labels.json, qc_report.csv
-               fmt:str='auto', # 'chapman', 'wfdb' or 'auto'
-               test_size:float=0.2, # share of records in the test split
-               seed:int=42, # random seed
-               workers:int|None=None, # QC processes (default: all cores)
-               progress:bool=True, # show a progress bar
-              ) -> dict: # paths written and counts
-    "Label, check and split a data folder into train/test CSVs."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    lab, fmt, unfiled = _find_records(data, fmt)
-    todo = lab.reason.isna()
-    qc = pd.Series(None, index=lab.index, dtype=object)
-    qc[todo] = run_qc(lab.path[todo], workers=workers, progress=progress)
-    lab['reason'] = lab.reason.where(~todo, qc)
-    bad = lab[lab.reason.notna()]
-    bad[['record_id', 'path', 'reason']].to_csv(out/'qc_report.csv', index=False)
-    ok = lab[lab.reason.isna()].drop(columns='reason').reset_index(drop=True)[['record_id', 'path', 'rhythm', 'label', 'y']]
-    test = np.zeros(len(ok), bool)
-    if len(ok) > 1: test[_strat_pick(ok.y.to_numpy(), test_size, np.random.default_rng(seed))] = True
-    ok[~test].to_csv(out/'split_train.csv', index=False)
-    ok[test].to_csv(out/'split_test.csv', index=False)
-    (out/'labels.json').write_text(json.dumps(dict(classes=CLASSES, rhythm_to_class=RHYTHM_TO_CLASS, format=fmt,
-                                                   test_size=test_size, seed=seed), indent=2))
-    return dict(train=out/'split_train.csv', test=out/'split_test.csv', labels=out/'labels.json',
-                qc_report=out/'qc_report.csv', n_train=int((~test).sum()), n_test=int(test.sum()),
-                n_dropped=len(bad), n_without_file=unfiled)
-
-# %% ../nbs/00_data.ipynb #db0ad174
-@call_parse
-def ecgv_split(data:str=None, # folder with Diagnostics.xlsx/.csv + Chapman CSVs, or WFDB records (required)
-               out:str='.', # output folder
-               format:str='auto', # chapman, wfdb or auto
-               test_size:float=0.2, # share of records in the test split
-               seed:int=42, # random seed
-               workers:int=None, # QC processes (default: all cores)
-              ):
-    "Label, quality-check and split ECG records into split_train.csv / split_test.csv."
-    if data is None: raise SystemExit("ecgv_split: --data DIR is required")
-    try: r = make_split(data, out, format, test_size, seed, workers)
-    except MalformedECG as e: raise SystemExit(f"ecgv_split: {e}")
-    print(f"{r['n_train']} train, {r['n_test']} test, {r['n_dropped']} dropped (see {r['qc_report']})"
-          + (f", {r['n_without_file']} labelled records without a signal file" if r['n_without_file'] else ''))
-    print(f"wrote {r['train']}, {r['test']}, {r['labels']}")
+def __getattr__(name):
+    "Names that moved to `ecg_vision.split` (the split stage) still import from `ecg_vision.data`."
+    if name in _MOVED:
+        from ecg_vision import split
+        return getattr(split, name)
+    raise AttributeError(f"module 'ecg_vision.data' has no attribute {name!r}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
 import pandas as pd
-from fastcore.script import call_parse
+from .core import command
 
 # %% auto #0
 __all__ = ['SYNTHETIC_NOTE', 'DemoConfig', 'run_demo', 'write_report', 'demo_notebook', 'run_demo_notebook', 'ecgv_demo']
@@ -107,23 +107,13 @@ def demo_notebook() -> Path|None:
 def run_demo_notebook(cfg:DemoConfig, # what to run and where to write
                       notebook:Path, # the demo notebook
                      ) -> Path: # the executed notebook, `out/demo.ipynb`
-    "Execute the demo notebook with papermill, injecting `cfg`; the executed copy is the run's record."
-    import logging, papermill as pm
-    log = logging.getLogger('papermill')
-    if not log.handlers:  # echo the notebook's printed progress to the terminal
-        h = logging.StreamHandler(sys.stdout); h.setFormatter(logging.Formatter('%(message)s'))
-        h.addFilter(lambda r: not str(r.msg).startswith(('Executing Cell', 'Ending Cell'))); log.addHandler(h); log.setLevel(logging.INFO)
+    "Execute the demo notebook as a job (`ecg_vision.slurm.execute_job`), injecting `cfg`; the executed copy is the run's record."
+    from ecg_vision.slurm import execute_job
     out = Path(cfg.out).resolve(); out.mkdir(parents=True, exist_ok=True)
-    params = {**asdict(cfg), 'out': str(out)}
-    env = os.environ.get('ECGV_JOB'); os.environ['ECGV_JOB'] = '1'  # the notebook must not re-export the library
-    try: pm.execute_notebook(str(notebook), str(out/'demo.ipynb'), parameters=params, cwd=str(notebook.parent),
-                             kernel_name='python3', log_output=True, progress_bar=False)
-    finally:
-        if env is None: os.environ.pop('ECGV_JOB', None)
-    return out/'demo.ipynb'
+    return execute_job(notebook, out/'demo.ipynb', {**asdict(cfg), 'out': str(out)})
 
 # %% ../nbs/10_demo.ipynb #a1bd969c
-@call_parse
+@command
 def ecgv_demo(out:str='demo_out', # report folder
               n:int=600, # synthetic records
               size:int=128, # chart size in pixels

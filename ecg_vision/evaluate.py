@@ -8,18 +8,19 @@ import io, json, math, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import rankdata
 from sklearn import metrics as skm
+from .core import command, rel_path, progress as show_progress
 from .data import CLASSES
+from .render import CONFIGS
+from .train import load_run
 
 # %% auto #0
-__all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'Metrics', 'score', 'pcols', 'preds_frame',
-           'average_layouts', 'preds_metrics', 'predict', 'plot_confusion', 'plot_curves', 'read_log', 'plot_log',
-           'load_run', 'evaluate', 'ecgv_eval']
+__all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'md_table', 'as_float', 'Metrics', 'score',
+           'pcols', 'preds_frame', 'average_layouts', 'preds_metrics', 'bad_entries', 'predict', 'plot_confusion',
+           'plot_curves', 'read_log', 'plot_log', 'config_name', 'save_figure', 'evaluate', 'ecgv_eval']
 
 # %% ../nbs/06_evaluate.ipynb #75bdcb45
 HEADLINE = dict(f1='macro F1', precision='macro precision', recall='macro recall', accuracy='accuracy',
@@ -103,7 +104,7 @@ def bootstrap_ci(stat, # function of an index array -> float or dict of floats
     return ci(vals)
 
 # %% ../nbs/06_evaluate.ipynb #837d0139
-def _md(df:pd.DataFrame, index:bool=True) -> str:
+def md_table(df:pd.DataFrame, index:bool=True) -> str:
     "A DataFrame as a GitHub markdown table (no extra dependency)."
     cols = ([df.index.name or ''] if index else []) + [str(c) for c in df.columns]
     rows = [([str(i)] if index else []) + [str(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
@@ -117,7 +118,9 @@ def _js(o):
     if isinstance(o, (float, np.floating)): return None if not math.isfinite(o) else float(o)
     return o
 
-def _nan(v): return float('nan') if v is None else float(v)
+def as_float(v):
+    "`v` as a float; NaN for None (a JSON null)."
+    return float('nan') if v is None else float(v)
 
 @dataclass
 class Metrics:
@@ -151,7 +154,7 @@ class Metrics:
     def from_dict(cls, d:dict) -> Metrics:
         "Rebuild from `to_dict` output."
         pc = pd.DataFrame.from_dict(d['per_class'], orient='index')
-        return cls(d['classes'], {k: _nan(d.get(k)) for k in HEADLINE}, {k: tuple(map(_nan, v)) for k, v in d['ci'].items()},
+        return cls(d['classes'], {k: as_float(d.get(k)) for k in HEADLINE}, {k: tuple(map(as_float, v)) for k, v in d['ci'].items()},
                    pc, np.array(d['confusion']), d['n'], d['n_records'], d['unit'], d['level'], d['n_boot'], d['seed'])
 
     def table(self) -> pd.DataFrame:
@@ -170,7 +173,7 @@ class Metrics:
         cm = pd.DataFrame(self.confusion, index=self.classes, columns=self.classes); cm.index.name = 'true \\ predicted'
         what = f"{self.n} images from {self.n_records} records" if self.unit == 'image' else f"{self.n} records"
         return (f"**{what}** · {pct} CI: percentile bootstrap over records, "
-                f"{self.n_boot} resamples (seed {self.seed})\n\n{_md(head)}\n\n{_md(pc)}\n\n{_md(cm)}\n")
+                f"{self.n_boot} resamples (seed {self.seed})\n\n{md_table(head)}\n\n{md_table(pc)}\n\n{md_table(cm)}\n")
     def __repr__(self): return self._repr_markdown_()
 
 # %% ../nbs/06_evaluate.ipynb #402654bc
@@ -239,6 +242,13 @@ def preds_metrics(preds:pd.DataFrame, # predictions table
     groups = preds.record_id.to_numpy() if preds.record_id.duplicated().any() else None
     return score(y, probs.argmax(1), probs, classes, groups, n_boot, seed, level)
 
+# %% ../nbs/06_evaluate.ipynb #f79b750f
+def bad_entries(lmdb:str|Path, # test LMDB
+               ) -> dict: # {key: reason}
+    "The entries of an LMDB that cannot be scored (do not decode or disagree with the index): one bad chart never stops an evaluation."
+    from ecg_vision.lmdb import problems
+    return {k: v for k, v in problems(lmdb).items() if not k.startswith('__')}
+
 # %% ../nbs/06_evaluate.ipynb #36faf02e
 def predict(model:torch.nn.Module, # classifier returning logits
             lmdb:str|Path, # test LMDB
@@ -246,13 +256,16 @@ def predict(model:torch.nn.Module, # classifier returning logits
             size:int|None=None, # input size (None: the stored chart size)
             device=None, # device (default: GPU when there is one)
             progress:bool=True, # show a progress bar
+            stats=None, # (mean, std) the model was trained with (a run's params.json); None: ImageNet's
            ) -> pd.DataFrame: # predictions table, in LMDB index order
-    "Class probabilities for every chart of an LMDB."
+    "Class probabilities for every good chart of an LMDB (in index order); bad entries are left out, see `bad_entries`."
     from ecg_vision.loaders import test_dl
-    dl = test_dl(lmdb, bs=bs, size=size, device=device)
+    from ecg_vision.lmdb import read_index
+    keys, bad = read_index(lmdb).key, bad_entries(lmdb)
+    dl = test_dl(lmdb, bs=bs, size=size, device=device, idxs=np.flatnonzero(~keys.isin(list(bad))), stats=stats)
     model = model.to(dl.device).eval(); out = []
     with torch.no_grad():
-        for xb, *_ in progress_bar(dl, display=progress):
+        for xb, *_ in show_progress(dl, desc='predict', quiet=not progress):
             out.append(torch.softmax(model(xb.as_subclass(torch.Tensor)).float(), 1).cpu())
     idx, classes = dl.dataset.index, list(dl.dataset.classes)
     probs = torch.cat(out).numpy() if out else np.zeros((0, len(classes)))
@@ -335,36 +348,14 @@ def plot_log(log:pd.DataFrame|str|Path, # read_log output, or a log.csv path
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_evaluate.ipynb #561168be
-def load_run(path:str|Path, # run folder, or a .pth state dict inside one (params.json beside it)
-             device='cpu', # where to load the weights
-            ) -> tuple: # (model in eval mode, params dict)
-    "Rebuild a trained model from its run folder."
-    from ecg_vision.models import build_model
-    path = Path(path)
-    run, pth = (path, path/'model.pth') if path.is_dir() else (path.parent, path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such run folder or weights file")
-    pj = run/'params.json'
-    if not pj.is_file(): raise FileNotFoundError(f"{pj}: params.json not found (a run folder from ecgv_train has one)")
-    if not pth.is_file(): raise FileNotFoundError(f"{pth}: weights file not found")
-    params = json.loads(pj.read_text())
-    if 'arch' not in params: raise ValueError(f"{pj}: no 'arch' key")
-    classes = params.get('classes') or list(CLASSES)
-    model = build_model(params['arch'], len(classes), weights='none')
-    sd = torch.load(pth, map_location=device, weights_only=True)
-    if isinstance(sd.get('model'), dict): sd = sd['model']  # a training checkpoint
-    try: model.load_state_dict(sd)
-    except RuntimeError as e: raise ValueError(f"{pth}: does not fit {params['arch']} with {len(classes)} classes ({str(e).splitlines()[0]})") from None
-    return model.to(device).eval(), dict(params, classes=classes, run_dir=str(run))
-
 # %% ../nbs/06_evaluate.ipynb #9ff8f751
-def _config(layouts):
+def config_name(layouts):
     "The CONFIGS name of a list of layouts (else the layouts joined by '+')."
-    try: from ecg_vision.render import CONFIGS
-    except Exception: CONFIGS = {'config1': ['std'], 'config2': ['std', '2x6']}
     return next((k for k, v in CONFIGS.items() if sorted(v) == sorted(layouts)), '+'.join(layouts))
 
-def _save(fig, path): fig.savefig(path); return Path(path)
+def save_figure(fig, path):
+    "Save a matplotlib figure to `path`; returns the path."
+    fig.savefig(path); return Path(path)
 
 def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth inside one
              lmdb:str|Path, # test LMDB
@@ -387,12 +378,15 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
     size = params.get('size') or None
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    preds = predict(net, lmdb, bs, size, dev, progress)
+    preds, bad = predict(net, lmdb, bs, size, dev, progress, (params['mean'], params['std'])), bad_entries(lmdb)
+    if bad:
+        pd.DataFrame(dict(key=list(bad), reason=list(bad.values()))).to_csv(out/'skipped.csv', index=False)
+    if not len(preds): raise ValueError(f"{lmdb}: no chart could be scored ({len(bad)} bad entries)")
     preds.to_csv(out/'predictions.csv', index=False)
     m = preds_metrics(preds, classes, n_boot, seed, level)
-    res = dict(metrics=m, tta=None, predictions=out/'predictions.csv')
-    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=_config(meta['layouts']), lmdb=str(lmdb),
-               model=str(model), params=_js(params))
+    res = dict(metrics=m, tta=None, predictions=out/'predictions.csv', **({'skipped': out/'skipped.csv'} if bad else {}))
+    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=config_name(meta['layouts']), lmdb=rel_path(lmdb, out), skipped=len(bad),
+               model=rel_path(params['run_dir'], out), params=_js(params))
     if tta:
         if preds.record_id.duplicated().any():
             pt = average_layouts(preds, classes); pt.to_csv(out/'predictions_tta.csv', index=False)
@@ -404,16 +398,16 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
         doc['cost'] = _js(model_cost(net, size or int(meta['size'][0])))
         (out/'cost.json').write_text(json.dumps(doc['cost'], indent=1)); res['cost'] = out/'cost.json'
     (out/'metrics.json').write_text(json.dumps(doc, indent=1)); res['metrics_json'] = out/'metrics.json'
-    res['confusion_png'] = _save(plot_confusion(m), out/'confusion.png')
-    res['curves_png'] = _save(plot_curves(preds, classes), out/'curves.png')
+    res['confusion_png'] = save_figure(plot_confusion(m), out/'confusion.png')
+    res['curves_png'] = save_figure(plot_curves(preds, classes), out/'curves.png')
     log = Path(params['run_dir'])/'log.csv'
     if log.is_file():
-        try: res['training_png'] = _save(plot_log(log), out/'training.png')
+        try: res['training_png'] = save_figure(plot_log(log), out/'training.png')
         except ValueError as e: warnings.warn(f"{log}: training curves skipped ({e})")
     return res
 
 # %% ../nbs/06_evaluate.ipynb #212a584e
-@call_parse
+@command
 def ecgv_eval(model:str=None, # run folder (params.json + model.pth) or a .pth inside one
               lmdb:str=None, # test LMDB
               out:str=None, # output folder
@@ -428,4 +422,5 @@ def ecgv_eval(model:str=None, # run folder (params.json + model.pth) or a .pth i
     r = evaluate(model, lmdb, out, tta=tta, bs=bs, n_boot=n_boot, seed=seed, cost=not skip_cost)
     print(r['metrics'])
     if r['tta'] is not None: print('layouts averaged per record (test-time ensembling):\n' + repr(r['tta']))
+    if 'skipped' in r: print(f"skipped {len(pd.read_csv(r['skipped']))} bad entries of {lmdb} (listed in {r['skipped']})")
     print('wrote', ', '.join(str(v) for k, v in r.items() if isinstance(v, Path)))

@@ -13,47 +13,60 @@ import cv2, numpy as np, pandas as pd, torch
 from torch import nn
 from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam
 from scipy.stats import spearmanr
-from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
-from .data import CLASSES, FS, LEADS, MalformedECG, read_record
+from .core import command, confined, progress as show_progress
+from .data import CLASSES, FS, LEADS, MalformedECG, check_signal, read_record
 from .models import cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'FAMILY_MAPS', 'to_input', 'predictor', 'activation_family',
-           'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay', 'explain_figure', 'lead_shares',
-           'layout_consistency', 'consistency_table', 'summarise', 'blank_chart', 'perturbation_curve', 'curve_auc',
-           'chart_spec', 'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'ecgv_predict']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'to_input', 'predictor',
+           'is_rectifier', 'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay',
+           'explain_figure', 'explain_plot', 'lead_shares', 'layout_consistency', 'consistency_table', 'summarise',
+           'blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig',
+           'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'ecgv_predict']
 
 # %% ../nbs/08_explain.ipynb #82282dcd
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def to_input(imgs:np.ndarray, # uint8 (H, W, 3) chart or (N, H, W, 3) batch
              device='cpu', # device of the returned tensor
-            ) -> torch.Tensor: # float (N, 3, H, W), ImageNet-normalised
+             stats=None, # (mean, std) the run was trained with (its params.json); None: ImageNet's
+            ) -> torch.Tensor: # float (N, 3, H, W), normalised as in training
     "Charts as the normalised float batch the model was trained on."
     a = np.asarray(imgs)
     if a.ndim == 3: a = a[None]
     x = torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(device).float()/255
-    m, s = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    m, s = (torch.tensor(v, device=device, dtype=torch.float32).view(1, 3, 1, 1) for v in (stats or (IMAGENET_MEAN, IMAGENET_STD)))
     return (x - m)/s
 
 def predictor(model:nn.Module, # classifier in eval mode
               bs:int=32, # charts per forward pass
+              stats=None, # (mean, std) the run was trained with; None: ImageNet's
              ): # function: uint8 (N, H, W, 3) -> probabilities (N, C) numpy
     "A function from uint8 charts to class probabilities."
     dev = next(model.parameters()).device
     def predict(imgs):
         with torch.no_grad():
-            return torch.cat([model(to_input(imgs[i:i+bs], dev)).softmax(1).cpu() for i in range(0, len(imgs), bs)]).numpy()
+            return torch.cat([model(to_input(imgs[i:i+bs], dev, stats)).softmax(1).cpu() for i in range(0, len(imgs), bs)]).numpy()
     return predict
 
 # %% ../nbs/08_explain.ipynb #e78f9832
 RECTIFIERS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.SiLU, nn.GELU, nn.Mish, nn.ELU)  # get the guided rule
+_SAME = {'swish': 'silu', 'swishme': 'silu', 'gelutanh': 'gelu', 'quickgelu': 'gelu', 'hardswishme': 'hardswish', 'mishme': 'mish'}
+RECTIFIER_NAMES = {'relu', 'relu6', 'leakyrelu', 'hardswish', 'silu', 'gelu', 'mish', 'elu', *_SAME}  # class names (timm's own too)
+
+def is_rectifier(m:nn.Module) -> bool:
+    "Whether `m` is a rectifying activation module (torch's, or timm's by class name), which gets the guided rule."
+    return isinstance(m, RECTIFIERS) or type(m).__name__.lower() in RECTIFIER_NAMES
+
+def _act_name(m): n = type(m).__name__.lower(); return _SAME.get(n, n)
+
 FAMILY_MAPS = {  # what the Guided Grad-CAM map means, per activation family
     'relu': "ReLU network (ResNet): the published Guided Grad-CAM, captum's guided backprop × Grad-CAM.",
     'hardswish': "hardswish/ReLU network (MobileNetV3): guided rule on ReLU and hardswish (positive gradient where the "
                  "activation input > 0, scaled by the activation's own slope); SE gates keep their true gradient.",
+    'relu6': "ReLU6 network (EfficientNet-Lite): guided ReLU6 (positive gradient where 0 < activation input < 6, "
+             "the only range where ReLU6 passes gradient); no SE gates.",
     'silu': "SiLU network (EfficientNet): guided SiLU (positive gradient where the SiLU input > 0, scaled by its slope); "
             "SE sigmoid gates keep their true gradient.",
     'gelu': "GELU network (ConvNeXt): guided GELU (positive gradient where the GELU input > 0, scaled by its slope); "
@@ -63,7 +76,7 @@ FAMILY_MAPS = {  # what the Guided Grad-CAM map means, per activation family
 def activation_family(model:nn.Module, # any network
                      ) -> str: # 'relu', 'hardswish', 'silu', 'gelu' (or another activation's lower-case name)
     "The rectifying activation that dominates `model` (hardswish wins over the ReLUs of MobileNetV3)."
-    c = Counter(type(m).__name__.lower() for m in model.modules() if isinstance(m, RECTIFIERS))
+    c = Counter(_act_name(m) for m in model.modules() if is_rectifier(m))
     if not c: return 'none'
     return 'hardswish' if 'hardswish' in c else c.most_common(1)[0][0]
 
@@ -79,7 +92,7 @@ def _guided_pre_hook(module, inp):
 class GuidedBackpropAny(GuidedBackprop):
     "captum's guided backpropagation, with the guided rule on every rectifying activation module, not only `nn.ReLU`."
     def _register_hooks(self, module):
-        if isinstance(module, RECTIFIERS): self.backward_hooks.append(module.register_forward_pre_hook(_guided_pre_hook))
+        if is_rectifier(module): self.backward_hooks.append(module.register_forward_pre_hook(_guided_pre_hook))
 
 @contextmanager
 def guided_rule(model:nn.Module): # network whose activations get the guided backward rule while inside the block
@@ -136,6 +149,30 @@ def explain_figure(img:np.ndarray, # uint8 (H, W, 3) chart
     tiles = [_resize(img, size, cv2.INTER_CUBIC)] + [overlay(img, m, display=size) for m in maps.values()]
     gap = np.full((size[0], pad, 3), 255, np.uint8)
     return np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+
+# %% ../nbs/08_explain.ipynb #850d6096
+def explain_plot(img:np.ndarray, # uint8 (H, W, 3) chart (drawn at display size for a sharp picture)
+                 maps:dict, # panel name -> attribution map, e.g. {'Grad-CAM': ..., 'Guided Grad-CAM': ...}
+                 title:str='', # e.g. 'E07500 (std): true SR, predicted SR (p 0.91)'
+                 height:int=448, # panel height in pixels
+                 note:str='', # a warning printed under the title (e.g. a collapsed model)
+                ) -> np.ndarray: # uint8 RGB picture
+    "Chart and overlays as a labelled figure: panel names, a colour bar, a title (and a warning when there is one)."
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib import cm, colors
+    size = (height, round(height*img.shape[1]/img.shape[0]))
+    panels = {'chart': _resize(img, size, cv2.INTER_CUBIC), **{k: overlay(img, m, display=size) for k, m in maps.items()}}
+    dpi = 100; n = len(panels)
+    fig = Figure(figsize=(n*size[1]/dpi + 1.2, size[0]/dpi + (0.9 if note else 0.7)), dpi=dpi)
+    FigureCanvasAgg(fig)
+    axs = fig.subplots(1, n, squeeze=False)[0]
+    for ax, (k, p) in zip(axs, panels.items()): ax.imshow(p); ax.set_title(k, fontsize=10); ax.axis('off')
+    fig.colorbar(cm.ScalarMappable(colors.Normalize(0, 1), 'jet'), ax=list(axs), fraction=0.015, pad=0.01,
+                 label="attribution (of this image's 99.5th percentile)")
+    fig.suptitle(title + (f"\n{note}" if note else ''), fontsize=10, color='black' if not note else 'darkred')
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 # %% ../nbs/08_explain.ipynb #8529d738
 def lead_shares(amap:np.ndarray, # attribution map (H, W) at the chart's pixel size
@@ -217,7 +254,7 @@ def curve_auc(curve:np.ndarray, # probabilities at equally spaced steps
     return float(np.trapezoid(c, dx=1/(len(c) - 1)))
 
 # %% ../nbs/08_explain.ipynb #a2813c7c
-from .evaluate import load_run  # the one strict loader of a run folder (model.pth + params.json)
+from .train import load_run  # the one strict loader of a run folder (model.pth + params.json)
 
 def chart_spec(params:dict, # params.json of a run
               ) -> tuple: # (layout name, chart (H, W), model input (H, W))
@@ -233,6 +270,31 @@ def chart_spec(params:dict, # params.json of a run
     inp = parse_size(params['size']) if params.get('size') else chart
     return (layouts.split(',')[0] if isinstance(layouts, str) else layouts[0]), chart, inp
 
+# %% ../nbs/08_explain.ipynb #68b469a3
+def plot_lead_shares(leads:pd.DataFrame, # `lead_attribution.csv`: method, layout, target_class, n, one column per lead
+                     note:str='', # a warning for the title (e.g. a collapsed model)
+                     out:str|Path|None=None, # PNG to write (default: return the figure only)
+                    ):
+    "Per-lead attribution as a picture: one heat map of lead x class per method and layout, the shares written in."
+    from matplotlib.figure import Figure
+    cols = [c for c in LEADS + ['rhythm'] if c in leads.columns]
+    groups = list(leads.groupby(['method', 'layout'], sort=True))
+    fig = Figure(figsize=(1.1 + 0.55*len(cols), 0.6 + 1.1*len(groups)*max(1, leads.target_class.nunique())/4 + 0.6), dpi=100)
+    axs = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
+    for ax, ((meth, lay), g) in zip(axs, groups):
+        m = g.set_index('target_class')[cols]
+        im = ax.imshow(m.to_numpy(float), cmap='viridis', vmin=0, aspect='auto')
+        ax.set_xticks(range(len(cols)), cols, fontsize=7); ax.set_yticks(range(len(m)), [f"{c} (n={n})" for c, n in zip(m.index, g.n)], fontsize=7)
+        ax.set_title(f"{'Guided Grad-CAM' if meth == 'guided' else 'Grad-CAM'}, layout {lay}: share of attribution per lead panel", fontsize=8)
+        for (r, c), v in np.ndenumerate(m.to_numpy(float)):
+            if np.isfinite(v): ax.text(c, r, f"{v:.2f}", ha='center', va='center', fontsize=6, color='white' if v < m.to_numpy(float)[np.isfinite(m.to_numpy(float))].max()*0.6 else 'black')
+        fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label='share')
+    axs[-1].set_xlabel('lead panel', fontsize=8)
+    fig.suptitle('Where the model looked, by explained class' + (f"\n{note}" if note else ''), fontsize=9, color='darkred' if note else 'black')
+    fig.tight_layout()
+    if out is not None: fig.savefig(out); return Path(out)
+    return fig
+
 # %% ../nbs/08_explain.ipynb #b09e8a31
 @dataclass
 class ExplainConfig:
@@ -245,9 +307,10 @@ class ExplainConfig:
     faith: int = 32  # charts (spread over classes) that get deletion/insertion curves (0: none)
     bs: int = 16  # charts per batch
     target: str = 'pred'  # class to explain: 'pred' (predicted) or 'true' (label)
-    display: int = 0  # overlay panel size in pixels (0: the chart's size)
+    display: int = 0  # overlay panel height in pixels (0: the chart's, at least 448)
     seed: int = 0  # seed of the random-order baseline
     device: str = ''  # 'cpu', 'cuda', ... ('': GPU when there is one)
+    progress: bool = True  # show progress
 
 def _pick(index, n):
     "Positions of up to n charts, records taken round-robin over classes, all layouts of a record together."
@@ -263,13 +326,14 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
     dev = torch.device(cfg.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model, params = load_run(cfg.model, dev)
     arch, classes = params['arch'], list(params.get('classes', CLASSES))
-    layer, predict = cam_layer(model, arch), predictor(model, cfg.bs)
+    stats = (params['mean'], params['std'])  # the normalisation the run was trained with
+    layer, predict = cam_layer(model, arch), predictor(model, cfg.bs, stats)
     ds = ChartDataset(cfg.lmdb, chart_spec(params)[2])
     idx = ds.index if not cfg.limit else ds.index.iloc[:cfg.limit]
     out = Path(cfg.out); (out/'overlays').mkdir(parents=True, exist_ok=True)
     show, curves, rng, rows, faith, bad = _pick(idx, cfg.n), _pick(idx, cfg.faith), np.random.default_rng(cfg.seed), [], [], {}
     boxes, blanks = {}, {}
-    for s in progress_bar(range(0, len(idx), cfg.bs)):
+    for s in show_progress(range(0, len(idx), cfg.bs), desc='explain', quiet=not cfg.progress):
         pos, imgs = [], []
         for i in range(s, min(s + cfg.bs, len(idx))):
             try: imgs.append(ds.image(i)); pos.append(i)
@@ -277,7 +341,7 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
         if not imgs: continue
         imgs = np.stack(imgs); size = imgs.shape[1:3]
         tgt = None if cfg.target == 'pred' else idx.y.to_numpy()[pos]
-        e = explain_batch(model, layer, to_input(imgs, dev), tgt)
+        e = explain_batch(model, layer, to_input(imgs, dev, stats), tgt)
         for j, i in enumerate(pos):
             r = idx.iloc[i]; lay = r.layout
             if lay not in boxes: boxes[lay], blanks[lay] = panel_boxes(lay, size), blank_chart(lay, size)
@@ -294,8 +358,11 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
                 faith.append(dict(base, method=meth, deletion_auc=curve_auc(d), insertion_auc=curve_auc(ins),
                                   random_deletion_auc=curve_auc(rnd)))
             if i in show:
-                fig = explain_figure(imgs[j], {'Grad-CAM': e['gradcam'][j], 'Guided Grad-CAM': e['guided'][j]}, cfg.display or None)
-                cv2.imwrite(str(out/'overlays'/f"{r.record_id}__{lay}.png"), fig[..., ::-1])
+                title = f"{r.record_id} ({lay}): true {base['label']}, predicted {base['pred']} (p {float(e['prob'][j].max()):.2f})"
+                fig = explain_plot(imgs[j], {'Grad-CAM': e['gradcam'][j], 'Guided Grad-CAM': e['guided'][j]}, title,
+                                   cfg.display or max(448, size[0]), note=_flat_note(e['gradcam'][j]))
+                try: cv2.imwrite(str(confined(out/'overlays', f"{r.record_id}__{lay}.png")), fig[..., ::-1])
+                except ValueError as ex: bad[r.key] = str(ex)  # a record id that would write outside --out
     return _write_explain(out, rows, faith, bad, model, cfg)
 
 def _write_explain(out, rows, faith, bad, model, cfg):
@@ -304,7 +371,7 @@ def _write_explain(out, rows, faith, bad, model, cfg):
     shares = pd.DataFrame(rows) if rows else pd.DataFrame(columns=['key', 'record_id', 'layout', 'method', 'target_class', *LEADS])
     faith = pd.DataFrame(faith) if faith else pd.DataFrame(columns=['key', 'method', 'target_class', *fcols])
     leads = [c for c in LEADS + ['rhythm'] if c in shares.columns]
-    files = dict(images=out/'lead_attribution_images.csv', leads=out/'lead_attribution.csv',
+    files = dict(images=out/'lead_attribution_images.csv', leads=out/'lead_attribution.csv', leads_png=out/'lead_attribution.png',
                  consistency=out/'consistency.csv', consistency_summary=out/'consistency_summary.csv',
                  faithfulness=out/'faithfulness.csv', faithfulness_summary=out/'faithfulness_summary.csv',
                  summary=out/'summary.json')
@@ -317,7 +384,13 @@ def _write_explain(out, rows, faith, bad, model, cfg):
     fsum = faith.groupby(['method', 'target_class'])[fcols].mean().reset_index()
     fsum.to_csv(files['faithfulness_summary'], index=False)
     fam = activation_family(model)
+    preds = shares.drop_duplicates('key').pred if len(shares) else pd.Series(dtype=str)
+    share = float(preds.value_counts(normalize=True).max()) if len(preds) else float('nan')
+    warn = f"the model predicts {preds.mode()[0]} for {share:.0%} of the charts: its heat maps say little" if share >= 0.9 and len(preds) > 4 else ''
+    if len(agg): plot_lead_shares(agg.reset_index(), warn, files['leads_png'])
+    else: files.pop('leads_png')
     summ = dict(config=asdict(cfg), activation_family=fam, guided_map_meaning=FAMILY_MAPS.get(fam, 'guided rule on its activations'),
+                collapsed=warn,
                 charts=int(len(shares)//2), skipped=bad, consistency_rho=cons.groupby('method').rho.mean().to_dict(),
                 faithfulness=faith.groupby('method')[fcols].mean().to_dict('index'))
     files['summary'].write_text(json.dumps(summ, indent=1, default=float))
@@ -327,16 +400,24 @@ def _write_explain(out, rows, faith, bad, model, cfg):
 def predict_file(path:str|Path, # Chapman .csv or WFDB record (.hea/.mat/stem)
                  run_dir:str|Path, # training run folder
                  device='cpu', # where to run the model
-                ) -> dict: # probs (Series by class), pred, chart (uint8), signal, layout, gradcam, guided
-    "Class probabilities and Grad-CAM / Guided Grad-CAM maps for one ECG file."
-    sig = read_record(path)
+                 force:bool=False, # classify even a signal that fails the plausibility check
+                ) -> dict: # probs (Series by class), pred, chart (uint8), signal, layout, gradcam, guided, verdict
+    "Class probabilities and Grad-CAM / Guided Grad-CAM maps for one ECG file (refused when the signal is implausible)."
+    sig = read_record(path, check=False)
+    verdict = check_signal(sig, FS, path)
+    if not verdict and not force: raise MalformedECG(path, f"{verdict.cause} (--force classifies it anyway)")
     model, params = load_run(run_dir, device)
     layout, chart_size, inp = chart_spec(params)
     chart = _resize(render(sig, layout, chart_size), inp, cv2.INTER_AREA)
-    e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device))
+    e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device, (params['mean'], params['std'])))
     classes = list(params.get('classes', CLASSES))
     return dict(probs=pd.Series(e['prob'][0], index=classes), pred=classes[int(e['pred'][0])], chart=chart, signal=sig,
-                layout=layout, gradcam=e['gradcam'][0], guided=e['guided'][0])
+                layout=layout, gradcam=e['gradcam'][0], guided=e['guided'][0], verdict=verdict, source=str(path))
+
+def _flat_note(amap) -> str:
+    "A warning when a heat map is flat (the model's output does not depend on the chart: a collapsed model)."
+    a = np.asarray(amap, np.float32)
+    return '' if np.ptp(a) > 1e-6*(np.abs(a).max() + 1e-12) and a.max() > 0 else 'flat heat map: the output does not depend on this chart (a collapsed model?)'
 
 def cam_png(res:dict, # `predict_file` result
             out:str|Path, # PNG to write
@@ -345,13 +426,16 @@ def cam_png(res:dict, # `predict_file` result
     "Write the chart | Grad-CAM | Guided Grad-CAM figure of a prediction at display resolution."
     h, w = res['chart'].shape[:2]; size = (display, round(display*w/h))
     big = render(res['signal'], res['layout'], size)
-    fig = explain_figure(big, {'Grad-CAM': res['gradcam'], 'Guided Grad-CAM': res['guided']}, size)
+    p = res['probs'][res['pred']]
+    fig = explain_plot(big, {'Grad-CAM': res['gradcam'], 'Guided Grad-CAM': res['guided']},
+                       f"{Path(res.get('source', 'record')).name} ({res['layout']}): predicted {res['pred']} (p {p:.2f})", display,
+                       note=_flat_note(res['gradcam']))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), fig[..., ::-1])
     return Path(out)
 
 # %% ../nbs/08_explain.ipynb #ea0f3dd4
-@call_parse
+@command
 def ecgv_explain(model:str=None, # training run folder (model.pth + params.json)
                  lmdb:str=None, # test LMDB to explain
                  out:str='explain', # output folder
@@ -372,18 +456,20 @@ def ecgv_explain(model:str=None, # training run folder (model.pth + params.json)
     summ = json.loads(files['summary'].read_text())
     for k, why in summ['skipped'].items(): print(f"skipped {k}: {why}")
     print(f"explained {summ['charts']} charts; {summ['guided_map_meaning']}")
+    if summ.get('collapsed'): print(f"warning: {summ['collapsed']}")
     print(f"wrote {len(list(files['overlays'].glob('*.png')))} overlays to {files['overlays']}, tables to {Path(out)}")
 
-@call_parse
+@command
 def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem)
                  model:str=None, # training run folder (model.pth + params.json)
                  cam:str=None, # write the chart | Grad-CAM | Guided Grad-CAM figure here (PNG)
                  display:int=448, # chart height of the figure in pixels
+                 force:bool=False, # classify even a signal that fails the plausibility check (the verdict is printed)
                 ):
     "Class probabilities of one ECG file, and optionally its Guided Grad-CAM overlay."
     if not model: raise SystemExit("ecgv_predict: give --model RUN_DIR")
-    try: res = predict_file(file, model)
-    except (FileNotFoundError, ValueError) as ex: raise SystemExit(f"ecgv_predict: {ex}")  # MalformedECG is a ValueError
+    res = predict_file(file, model, force=force)
+    print(f"{file}: {res['verdict']}")
     for c, p in res['probs'].items(): print(f"{c}\t{p:.4f}")
     print(f"predicted: {res['pred']}")
     if cam: print(f"wrote {cam_png(res, cam, display)}")

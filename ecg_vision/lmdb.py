@@ -8,15 +8,15 @@ import dataclasses, hashlib, io, json, multiprocessing as mp, os, shutil, struct
 from pathlib import Path
 import cv2, lmdb, numpy as np, pandas as pd
 from PIL import Image
-from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
-from fastcore.imports import in_notebook
+from .core import command, confined, progress as show_progress
 from .data import CLASSES, read_record
+from .render import ROBUST, chart_seed, parse_layouts, parse_size, render
+from .split import read_split
 
 # %% auto #0
 __all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value', 'encode_image',
-           'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'verify',
-           'ecgv_pack']
+           'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'problems',
+           'verify', 'ecgv_pack', 'tiny_lmdbs']
 
 # %% ../nbs/03_lmdb.ipynb #6fce5dd2
 MAGIC = b'ECGV'
@@ -124,7 +124,8 @@ def _open(path):
     rp = os.path.realpath(path)
     if (env := _READERS.get(rp)) is None:
         if not os.path.exists(os.path.join(rp, 'data.mdb')): raise FileNotFoundError(f"{path}: no LMDB here (no data.mdb)")
-        env = _READERS[rp] = lmdb.open(rp, readonly=True, lock=False, readahead=False, meminit=False)
+        try: env = _READERS[rp] = lmdb.open(rp, readonly=True, lock=False, readahead=False, meminit=False)
+        except lmdb.Error as e: raise BadEntry(f"{path}: not a readable LMDB ({type(e).__name__}: {e})") from None
     return env
 
 def _release(path):
@@ -168,14 +169,13 @@ def _run(env, fn, tasks, workers=1, batch=64, progress=True):
     pool = mp.get_context().Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) if workers > 1 and len(tasks) > 1 else None
     try:
         it = pool.imap_unordered(fn, tasks, chunksize=max(1, min(16, len(tasks)//(8*workers)))) if pool else map(fn, tasks)
-        for rid, items, err in (progress_bar(it, total=len(tasks)) if progress and tasks else it):
+        for rid, items, err in show_progress(it, len(tasks), 'pack', quiet=not (progress and tasks)):
             if err: bad[rid] = err; continue
             buf += items
             if len(buf) >= batch: _put_batch(env, buf); buf = []
         if buf: _put_batch(env, buf)
     finally:
         if pool: pool.terminate(); pool.join()
-        if progress and tasks and not in_notebook(): print()  # console bars end without a newline
     return bad
 
 def _finish(env, out, doc, expected, bad, n_before=0):
@@ -198,7 +198,6 @@ def _render_task(t):
     "Render + encode all missing layouts of one record: (record_id, [(key, value)], error)."
     rid, path, y, layouts, size, codec, kw = t
     try:
-        from ecg_vision.render import render, chart_seed
         sig, kw = read_record(path), dict(kw)
         base, items = kw.pop('seed', 0), []
         for lay in layouts:
@@ -212,11 +211,7 @@ def _jsonable(o):
     "`o` as plain JSON data (dataclasses as dicts), for recording render parameters."
     return json.loads(json.dumps(o, default=lambda x: dataclasses.asdict(x) if dataclasses.is_dataclass(x) else str(x)))
 
-def _layouts(layouts):
-    if isinstance(layouts, str):
-        from ecg_vision.render import CONFIGS
-        return list(CONFIGS.get(layouts, [layouts]))
-    return list(layouts)
+def _layouts(layouts): return [L.name for L in parse_layouts(layouts)]
 
 def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[, label]) or its DataFrame
                    layouts:str|list, # layout names, one layout, or a config name ('config2')
@@ -230,10 +225,12 @@ def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[,
                    **render_kw, # passed to `ecg_vision.render.render`
                   ) -> Path:
     "Render every record of `meta` in each layout straight into an LMDB; resumable, skips and reports bad records."
-    df, classes, layouts, size = _meta_table(meta, ('record_id', 'path', 'y')), _classes(meta), _layouts(layouts), _size(size)
+    (df, aside), classes, layouts, size = read_split(meta), _classes(meta), _layouts(layouts), _size(parse_size(size))
+    df = _meta_table(df, ('record_id', 'path', 'y'))
     if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
     lab = df.label if 'label' in df.columns else [None]*len(df)
     bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
+    bad.update(zip(aside.record_id, aside.reason))  # rows the split CSV cannot give (bad id or label)
     ok = df[~df.record_id.isin(bad)]
     doc = dict(format_version=FORMAT_VERSION, classes=classes, size=list(size), layouts=layouts, codec=codec,
                params=dict(source='render', size=list(size), layouts=layouts, codec=codec,
@@ -279,9 +276,10 @@ def pack_images(images_dir:str|Path, # folder of `<record_id>/<layout>.png`
     if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
     layouts = _layouts(layouts) if layouts else sorted({p.stem for p in d.glob('*/*.png')})
     if not layouts: raise FileNotFoundError(f"{d}: no <record_id>/<layout>.png images")
-    first = next((p for r in df.record_id for l in layouts if (p := d/r/f"{l}.png").exists()), None)
-    if first is None: raise FileNotFoundError(f"{d}: no image of any record in meta")
-    size = cv2.imread(str(first), cv2.IMREAD_UNCHANGED).shape[:2]
+    sizes = (im.shape[:2] for r in df.record_id for l in layouts if (p := d/r/f"{l}.png").is_file()
+             and (im := cv2.imread(str(p), cv2.IMREAD_UNCHANGED)) is not None)
+    size = next(sizes, None)  # the first readable image's; unreadable ones are reported with their record
+    if size is None: raise FileNotFoundError(f"{d}: no readable image of any record in meta")
     lab = df.label if 'label' in df.columns else [None]*len(df)
     bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
     ok = df[~df.record_id.isin(bad)]
@@ -306,7 +304,8 @@ def read_meta(path:str|Path, # LMDB folder
     "The dataset metadata stored under `__meta__`."
     b = _reserved(path, META_KEY)
     if b is None: raise BadEntry(f"{path}/__meta__: missing key (not an ecg_vision LMDB)")
-    m = json.loads(b)
+    try: m = json.loads(b)
+    except ValueError as e: raise BadEntry(f"{path}/__meta__: not valid JSON ({e}); re-pack this LMDB") from None
     if m.get('format_version') != FORMAT_VERSION:
         raise BadEntry(f"{path}/__meta__: unknown format version {m.get('format_version')} (this library reads {FORMAT_VERSION})")
     return m
@@ -316,15 +315,18 @@ def read_index(path:str|Path, # LMDB folder
     "The ordered index stored under `__index__`."
     b = _reserved(path, INDEX_KEY)
     if b is None: raise BadEntry(f"{path}/__index__: missing key (incomplete pack: re-run it to finish)")
-    return pd.DataFrame(json.loads(b)).astype({'key': str, 'record_id': str, 'layout': str, 'y': int})
+    try: return pd.DataFrame(json.loads(b)).astype({'key': str, 'record_id': str, 'layout': str, 'y': int})
+    except (ValueError, KeyError, TypeError) as e: raise BadEntry(f"{path}/__index__: unreadable ({type(e).__name__}: {e}); re-pack this LMDB") from None
 
-def _problems(path, progress=False) -> dict:
-    "{key: reason} for every entry that does not decode or does not match the index/metadata."
+def problems(path:str|Path, # LMDB folder
+             progress:bool=False, # show a progress bar
+            ) -> dict: # {key: reason}
+    "Why each bad entry of an LMDB is bad: it does not decode, or does not match the index/metadata."
     m, idx = read_meta(path), read_index(path)
     classes, size, bad = m['classes'], tuple(m['size']), {}
     if m.get('count') != len(idx): bad['__meta__'] = f"count {m.get('count')} but the index has {len(idx)} entries"
     with _open(path).begin(buffers=True) as txn:
-        for k, rid, lay, y in (progress_bar if progress else list)(list(idx.itertuples(index=False))):
+        for k, rid, lay, y in show_progress(list(idx.itertuples(index=False)), desc='verify', quiet=not progress):
             try:
                 info, img = unpack_value(txn.get(k.encode()), k)
                 want = dict(record_id=rid, layout=lay, y=int(y))
@@ -338,33 +340,53 @@ def _problems(path, progress=False) -> dict:
         for k in txn.cursor().iternext(keys=True, values=False):
             k = bytes(k).decode(errors='replace')
             if not k.startswith('__') and k not in known: bad[k] = "not in the index"
-    if progress and not in_notebook(): print()
     return bad
 
 def verify(path:str|Path, # LMDB folder
           ) -> list: # bad keys (empty when every entry is good)
     "Decode every entry of an LMDB and check it against its index and metadata."
-    return list(_problems(path))
+    return list(problems(path))
 
 # %% ../nbs/03_lmdb.ipynb #d4952147
-@call_parse
-def ecgv_pack(images:str=None, # folder of <record_id>/<layout>.png to pack
-              meta:str=None, # split CSV (record_id, y[, label]); labels.json beside it gives the classes
+@command
+def ecgv_pack(images:str=None, # folder of <record_id>/<layout>.png to pack; without it, render the records of --meta
+              meta:str=None, # split CSV (record_id, y[, label], path); labels.json beside it gives the classes
               out:str=None, # LMDB to write, e.g. train.lmdb
               verify:str=None, # check this LMDB instead of packing
-              layouts:str=None, # comma-separated layouts to pack (default: all found)
-              workers:int=1, # encoding processes
+              layouts:str=None, # layouts: with --images those to pack (default: all found); else to render (default: std)
+              size:str='224', # chart size when rendering (224 or HxW)
+              vary:bool=False, # when rendering: apply the ROBUST render-time variation
+              seed:int=0, # when rendering: base seed of the variation
+              workers:int=1, # render / encoding processes
               codec:str='webp', # webp (lossless) or png
               batch:int=64, # entries per write transaction
               overwrite:bool=False, # start afresh instead of resuming
              ):
-    "Pack a folder of chart PNGs into an LMDB, or verify an LMDB."
+    "Pack chart PNGs (--images) or render a split's records (--meta only) into an LMDB, or verify an LMDB."
     if verify:
-        bad = _problems(verify, progress=True)
+        bad = problems(verify, progress=True)
         for k, why in bad.items(): print(f"BAD {k}: {why}")
         n = read_meta(verify).get('count')
         print(f"{verify}: {n} entries, {len(bad)} bad")
         if bad: raise SystemExit(1)
         return
-    if not (images and meta and out): raise SystemExit("ecgv_pack: give --images, --meta and --out (or --verify LMDB)")
-    pack_images(images, meta, out, layouts=layouts.split(',') if layouts else None, workers=workers, codec=codec, batch=batch, overwrite=overwrite)
+    if not (meta and out): raise SystemExit("ecgv_pack: give --meta and --out (with --images DIR to pack PNGs), or --verify LMDB")
+    if images: pack_images(images, meta, out, layouts=layouts.split(',') if layouts else None, workers=workers, codec=codec, batch=batch, overwrite=overwrite)
+    else: render_to_lmdb(meta, layouts or 'std', size, out, workers=workers, codec=codec, batch=batch, overwrite=overwrite,
+                         **(dict(variation=ROBUST, seed=seed) if vary else {}))
+
+# %% ../nbs/03_lmdb.ipynb #1917ba92
+def tiny_lmdbs(folder:str|Path, # where to write synth/, train.lmdb and test.lmdb
+               n:int=30, # synthetic records (train + test)
+               size:int=64, # chart size in pixels
+               layouts:str='std', # layouts (see `ecg_vision.render.parse_layouts`)
+               seed:int=0, # seed of the records and the split
+               test_size:float=0.2, # share of records in the test split
+              ) -> dict: # train, test (LMDB paths), split (make_split's result)
+    "A small synthetic dataset rendered into a train and a test LMDB (for examples, tests and smoke runs)."
+    from ecg_vision.synth import make_synth
+    from ecg_vision.data import make_split
+    folder = Path(folder)
+    make_synth(folder/'synth', n=n, seed=seed, progress=False)
+    sp = make_split(folder/'synth', folder/'synth', test_size=test_size, seed=seed, progress=False)
+    return dict(split=sp, **{k: render_to_lmdb(sp[k], layouts, size, folder/f'{k}.lmdb', progress=False) for k in ('train', 'test')})

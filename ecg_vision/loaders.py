@@ -57,18 +57,18 @@ class _AsTyped(ItemTransform):
         from fastai.torch_core import TensorImage, TensorCategory
         return (TensorImage(b[0]), TensorCategory(b[1]), *b[2:])
 
-def _batch_tfms(device, aug=False):
+def _batch_tfms(device, aug=False, stats=None):
     from fastai.data.transforms import IntToFloatTensor, Normalize
     from fastai.vision.augment import aug_transforms
     from fastai.vision.core import imagenet_stats
     tfms = [_AsTyped(), IntToFloatTensor()]
     if aug: tfms += aug_transforms(do_flip=False, max_rotate=3., max_zoom=1.05, max_lighting=0.15, max_warp=0., p_affine=0.5, p_lighting=0.5)
-    return tfms + [Normalize.from_stats(*imagenet_stats, cuda=device.type == 'cuda')]
+    return tfms + [Normalize.from_stats(*(stats or imagenet_stats), cuda=device.type == 'cuda')]  # stats: (mean, std)
 
-def _dl(ds, bs, shuffle, device, aug=False, num_workers=0):
+def _dl(ds, bs, shuffle, device, aug=False, num_workers=0, stats=None):
     from fastai.data.core import TfmdDL
     dl = TfmdDL(ds, bs=bs, shuffle=shuffle, drop_last=shuffle and len(ds) >= bs, num_workers=num_workers, device=device,
-                pin_memory=device.type == 'cuda', after_batch=_batch_tfms(device, aug),
+                pin_memory=device.type == 'cuda', after_batch=_batch_tfms(device, aug, stats),
                 persistent_workers=num_workers > 0)
     dl.c, dl.vocab = len(ds.classes), list(ds.classes)
     return dl
@@ -82,6 +82,7 @@ def chart_dls(path:str|Path, # LMDB folder
               aug:bool=False, # light affine/lighting augmentation on the training set
               valid_idx=None, # explicit validation positions in the index (overrides `valid_pct`)
               device=None, # device for batches (default: GPU when there is one)
+              stats=None, # (mean, std) of the [0, 1] input, e.g. `arch_spec(arch).mean, .std` (None: ImageNet's)
              ) -> 'DataLoaders':
     "fastai `DataLoaders` over an LMDB, split by record, normalised with ImageNet statistics on the device."
     from fastai.data.core import DataLoaders
@@ -91,7 +92,7 @@ def chart_dls(path:str|Path, # LMDB folder
     else: valid_idx = np.asarray(valid_idx, dtype=int); train_idx = np.setdiff1d(np.arange(len(full)), valid_idx)
     device = default_device() if device is None else torch.device(device)
     trn = ChartDataset(path, size, train_idx); val = ChartDataset(path, size, valid_idx)
-    dls = DataLoaders(_dl(trn, bs, True, device, aug, num_workers), _dl(val, bs, False, device, False, num_workers),
+    dls = DataLoaders(_dl(trn, bs, True, device, aug, num_workers, stats), _dl(val, bs, False, device, False, num_workers, stats),
                       path=Path(path).parent, device=device)
     dls.c, dls.vocab = len(full.classes), list(full.classes)
     return dls
@@ -101,8 +102,10 @@ def test_dl(path:str|Path, # LMDB folder
             size:int|tuple|None=None, # resize to this in the loader (None: the stored size)
             num_workers:int=0, # DataLoader worker processes
             device=None, # device for batches (default: GPU when there is one)
+            idxs=None, # positions in the index to keep (default: every chart)
+            stats=None, # (mean, std) of the [0, 1] input (None: ImageNet's)
            ) -> 'TfmdDL':
-    "An ordered DataLoader over every chart (normalised float batches + labels), in index order."
+    "An ordered DataLoader over the charts (normalised float batches + labels), in index order."
     from fastai.torch_core import default_device
     device = default_device() if device is None else torch.device(device)
-    return _dl(ChartDataset(path, size), bs, False, device, False, num_workers)
+    return _dl(ChartDataset(path, size, idxs), bs, False, device, False, num_workers, stats)

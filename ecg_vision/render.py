@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['LAYOUTS', 'CONFIGS', 'PAPERS', 'Box', 'ROBUST', 'Layout', 'get_layout', 'panel_boxes', 'Variation', 'render',
            'encode_png', 'decode_png', 'render_reference', 'parse_layouts', 'parse_size', 'chart_seed', 'render_record',
-           'read_meta', 'render_batch', 'ecgv_render']
+           'render_batch', 'ecgv_render']
 
 # %% ../nbs/02_render.ipynb #666e0381
-import math, os, time, zlib
+import json, math, os, time, zlib
 from collections import namedtuple
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from fastcore.imports import in_notebook
-from fastcore.script import call_parse, store_true
-from fastprogress.fastprogress import progress_bar
+from fastcore.script import store_true
 
+from .core import atomic_write, command, confined, progress as show_progress
 from .data import LEADS, FS, MalformedECG, read_record
+from .split import read_split
 
 # %% ../nbs/02_render.ipynb #5b403460
 @dataclass(frozen=True)
@@ -319,19 +319,14 @@ def render_record(path:str|Path, # record file, as `read_record` takes
     return {L.name: encode_png(render(sig, L, size, variation=variation, seed=chart_seed(rid, L.name, seed)))
             for L in parse_layouts(layouts)}
 
-def read_meta(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) or its DataFrame
-              data:str|Path|None=None, # folder that relative paths are relative to (default: cwd)
-             ) -> pd.DataFrame: # the table with absolute paths
-    "Load a split table and make its record paths absolute."
-    df = meta.copy() if isinstance(meta, pd.DataFrame) else pd.read_csv(meta, dtype={'record_id': str, 'path': str})
-    miss = [c for c in ('record_id', 'path') if c not in df.columns]
-    if miss: raise ValueError(f"{meta if not isinstance(meta, pd.DataFrame) else 'meta'}: missing column(s) {', '.join(miss)}")
-    base = Path(data or '.')
-    df['path'] = [str(p if Path(p).is_absolute() else (base/p).resolve()) for p in df.path]
-    return df
-
 # %% ../nbs/02_render.ipynb #596bf948
 def _init_worker(): cv2.setNumThreads(1)
+
+def _whole_png(f:Path) -> bool:
+    "A PNG file that ends with its IEND chunk (a truncated file does not)."
+    try:
+        with open(f, 'rb') as fh: fh.seek(-12, 2); return fh.read(12)[4:8] == b'IEND'
+    except OSError: return False
 
 def _batch_one(args):
     "Render the missing charts of one record; returns (path, charts written, error or None)."
@@ -340,58 +335,70 @@ def _batch_one(args):
         sig = read_record(path)
         n = 0
         for L in layouts:
-            f = out/rid/f"{L.name}.png"
-            if f.exists(): continue
-            png = encode_png(render(sig, L, size, variation=variation, seed=chart_seed(rid, L.name, seed)))
-            f.parent.mkdir(parents=True, exist_ok=True)
-            tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp"); tmp.write_bytes(png); os.replace(tmp, f)
+            f = confined(out, rid, f"{L.name}.png")
+            if _whole_png(f): continue
+            atomic_write(f, encode_png(render(sig, L, size, variation=variation, seed=chart_seed(rid, L.name, seed))))
             n += 1
         return path, n, None
     except MalformedECG as e: return path, 0, e.cause
     except Exception as e: return path, 0, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
+def _settings(out:Path, lays, size, variation, seed) -> dict:
+    "The settings a PNG folder was rendered with, kept in `out/render.json`; other settings are refused."
+    doc = dict(layouts=[L.name for L in lays], size=list(size), seed=seed,
+               variation=None if variation is None else {k: v for k, v in vars(variation).items()})
+    f = out/'render.json'
+    if f.is_file():
+        old = json.loads(f.read_text())
+        if diff := [k for k in doc if old.get(k) != json.loads(json.dumps(doc[k]))]:
+            raise ValueError(f"{out}: rendered before with other {', '.join(diff)} ({', '.join(f'{k}={old.get(k)}' for k in diff)}); "
+                             "use a new --out folder or delete this one")
+    else: atomic_write(f, json.dumps(doc, indent=1))
+    return doc
+
 def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) or its DataFrame
                  layouts='std', # layouts (see `parse_layouts`)
                  size=(224, 224), # output size (see `parse_size`)
-                 out:str|Path='charts', # output folder, or a `.lmdb` path (delegates to `ecg_vision.lmdb`)
+                 out:str|Path='charts', # output folder of PNGs (for an LMDB use `ecg_vision.lmdb.render_to_lmdb`)
                  workers:int=1, # processes
-                 data:str|Path|None=None, # folder that relative record paths are relative to
+                 data:str|Path|None=None, # folder relative record paths are relative to (default: the CSV's folder)
                  variation:Variation|None=None, # seeded render-time variation, or None
                  seed:int=0, # base seed for the variation
                  progress:bool=True, # show a progress bar
                 ) -> dict: # out, counts, bad records [(path, cause)]
     "Render every record x layout of a split to out/<record_id>/<layout>.png: parallel, resumable, deterministic."
-    df, size, lays = read_meta(meta, data), parse_size(size), parse_layouts(layouts)
     if str(out).endswith('.lmdb'):
-        from ecg_vision.lmdb import render_to_lmdb
-        kw = dict(variation=variation, seed=seed) if variation is not None else {}
-        return render_to_lmdb(meta if data is None else df, [L.name for L in lays], size, out, workers=workers, **kw)
+        raise ValueError(f"{out}: render_batch writes PNG folders; render straight into an LMDB with "
+                         "ecg_vision.lmdb.render_to_lmdb (command: ecgv_pack --meta CSV --out x.lmdb)")
+    (df, aside), size, lays = read_split(meta, data, labels=False), parse_size(size), parse_layouts(layouts)
     out, t0 = Path(out), time.perf_counter()
-    done = lambda rid: all((out/rid/f"{L.name}.png").exists() for L in lays)
-    todo = [(rid, p, lays, size, out, variation, seed) for rid, p in zip(df.record_id.astype(str), df.path) if not done(rid)]
     out.mkdir(parents=True, exist_ok=True)
+    _settings(out, lays, size, variation, seed)
+    def done(rid):
+        try: return all(_whole_png(confined(out, rid, f"{L.name}.png")) for L in lays)
+        except ValueError: return False  # a bad id: _batch_one reports it
+    todo = [(rid, p, lays, size, out, variation, seed) for rid, p in zip(df.record_id, df.path) if not done(rid)]
     if workers > 1 and len(todo) > 1:
         ex = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker)
         it = ex.map(_batch_one, todo, chunksize=max(1, len(todo)//(workers*16)))
     else: ex, it = None, map(_batch_one, todo)
-    n_img, bad, console = 0, [], progress and bool(todo) and not in_notebook()  # console bars end without newline
+    n_img, bad = 0, [(r, why) for r, why in zip(aside.record_id, aside.reason)]  # rows the split CSV cannot give
     try:
-        for path, n, err in (progress_bar(it, total=len(todo)) if progress and todo else it):
+        for path, n, err in show_progress(it, len(todo), 'render', quiet=not (progress and todo)):
             n_img += n
-            if err: bad.append((path, err)); print(f"{chr(10) if console else ''}skipped {path}: {err}")
+            if err: bad.append((path, err))
     finally:
         if ex: ex.shutdown()
-        if console: print()
-    return dict(out=out, records=len(df), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
+    return dict(out=out, records=len(df) + len(aside), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
                 seconds=round(time.perf_counter() - t0, 2))
 
 # %% ../nbs/02_render.ipynb #b54f638d
-@call_parse
-def ecgv_render(data:str='.', # folder that relative record paths (and --meta) are relative to
-                meta:str='split_train.csv', # split CSV with record_id and path columns
+@command
+def ecgv_render(data:str='.', # folder that --meta is looked up in when it is not a path from here
+                meta:str='split_train.csv', # split CSV with record_id and path columns (relative paths: relative to the CSV)
                 layouts:str='std', # comma-separated layouts or a config name: std, 2x6, alt, config1, config2
                 size:str='224', # output size: 224 or HxW
-                out:str='charts', # output folder (or a .lmdb file)
+                out:str='charts', # output folder of PNGs (for an LMDB: ecgv_pack --meta CSV --out x.lmdb)
                 workers:int=1, # processes
                 vary:store_true=False, # apply the ROBUST render-time variation
                 seed:int=0, # base seed for the variation
@@ -399,10 +406,8 @@ def ecgv_render(data:str='.', # folder that relative record paths (and --meta) a
     "Render ECG records as chart PNGs: out/<record_id>/<layout>.png."
     m = Path(meta)
     if not m.exists() and (Path(data)/meta).exists(): m = Path(data)/meta
-    if not m.exists(): raise SystemExit(f"ecgv_render: {meta}: meta file not found")
-    try: r = render_batch(m, layouts, size, out, workers, data, ROBUST if vary else None, seed)
-    except ValueError as e: raise SystemExit(f"ecgv_render: {e}")
-    if not isinstance(r, dict): print(f"wrote {r}"); return
+    r = render_batch(m, layouts, size, out, workers, None, ROBUST if vary else None, seed)
+    for path, err in r['bad']: print(f"skipped {path}: {err}")
     print(f"{r['rendered']} charts for {r['records'] - r['skipped'] - len(r['bad'])} records in {r['seconds']} s; "
           f"{r['skipped']} records already done, {len(r['bad'])} bad records skipped")
     print(f"wrote {r['out']}")

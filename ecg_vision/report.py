@@ -7,11 +7,11 @@ from __future__ import annotations
 import json, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastcore.script import call_parse
+from .core import command
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from .data import CLASSES
-from .evaluate import HEADLINE, _config, _md, _nan, _save
+from .evaluate import HEADLINE, config_name, md_table, as_float, save_figure
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'COST_COLS', 'RUN_KEYS', 'collapsed', 'gather_runs', 'summarise', 'summary_markdown', 'plot_cost',
@@ -79,19 +79,19 @@ def gather_runs(runs_dir:str|Path, # folder holding run folders (any depth)
             if m.get('f1') is None: raise ValueError("no 'f1' in metrics.json")
             k = len(m.get('classes') or params.get('classes') or CLASSES)
             r = dict(run=str((pj.parent if pj else f.parent).relative_to(root)), arch=params['arch'],
-                     config=params.get('config') or m.get('config') or (_config(m['layouts']) if m.get('layouts') else ''),
+                     config=params.get('config') or m.get('config') or (config_name(m['layouts']) if m.get('layouts') else ''),
                      seed=params.get('seed'), fold=params.get('fold', _fold(f, root)), n=m.get('n'), n_records=m.get('n_records'))
             for c in HEADLINE:
-                r[c] = _nan(m.get(c)); lo, hi = (m.get('ci') or {}).get(c, (None, None)); r[f"{c}_lo"], r[f"{c}_hi"] = _nan(lo), _nan(hi)
-            r['tta_f1'] = _nan((m.get('tta') or {}).get('f1'))
-            r['pred_share'] = _nan(m.get('pred_share'))
+                r[c] = as_float(m.get(c)); lo, hi = (m.get('ci') or {}).get(c, (None, None)); r[f"{c}_lo"], r[f"{c}_hi"] = as_float(lo), as_float(hi)
+            r['tta_f1'] = as_float((m.get('tta') or {}).get('f1'))
+            r['pred_share'] = as_float(m.get('pred_share'))
             r['collapsed'] = collapsed(m.get('pred_share'), m.get('f1'), k)
             cj = _near(f, 'cost.json', root)
             cost = json.loads(cj.read_text()) if cj else m.get('cost')
             if cost is None and compute_cost:
                 try: cost = _arch_cost(params['arch'], int(params.get('size') or 224))
                 except Exception as e: warnings.warn(f"{f}: cost not measured ({e})")
-            r.update({c: _nan((cost or {}).get(c)) for c in COST_COLS})
+            r.update({c: as_float((cost or {}).get(c)) for c in COST_COLS})
             rows.append(r)
         except (ValueError, KeyError, TypeError, OSError) as e: skipped[str(f)] = f"{type(e).__name__}: {e}"
     df = pd.DataFrame(rows, columns=None if rows else ['run', *RUN_KEYS, *HEADLINE, 'collapsed', *COST_COLS])
@@ -112,7 +112,8 @@ def summarise(runs:pd.DataFrame, # gather_runs output
         for c in [*HEADLINE, 'tta_f1']:
             r[f"{c}_mean"], r[f"{c}_sd"] = ok[c].mean(), ok[c].std(ddof=1) if len(ok) > 1 else float('nan')
         r['f1_all'] = g.f1.mean()
-        r.update({c: g[c].mean() for c in COST_COLS})
+        r.update({c: g[c].median() for c in COST_COLS})  # one model's cost measured per run: the median resists a slow outlier
+        q1, q3 = g.latency_ms.quantile([.25, .75]); r['latency_iqr'] = q3 - q1
         rows.append(r)
     return pd.DataFrame(rows).sort_values('f1_mean', ascending=False, na_position='last').reset_index(drop=True)
 
@@ -123,29 +124,36 @@ def summary_markdown(summary:pd.DataFrame, # summarise output
                     ) -> str: # markdown table
     "The summary as a readable markdown table."
     t = summary[list(by)].copy()
-    t['runs (collapsed)'] = [f"{n} ({c}{', all: means over them' if a else ''})" for n, c, a in zip(summary.n_runs, summary.n_collapsed, summary.all_collapsed)]
+    t['runs'] = [f"{n} run{'s'*(n != 1)}, " + (f"all {c} collapsed (means over them)" if a else f"{c} collapsed" if c else "none collapsed")
+                 for n, c, a in zip(summary.n_runs, summary.n_collapsed, summary.all_collapsed)]
     for c in [*HEADLINE, 'tta_f1']:
         if summary[f"{c}_mean"].notna().any(): t[HEADLINE.get(c, 'macro F1, layouts averaged')] = [_pm(m, s) for m, s in zip(summary[f"{c}_mean"], summary[f"{c}_sd"])]
     t['params (M)'] = (summary.params/1e6).map(lambda v: f"{v:.2f}")
     t['GMACs'] = summary.gmacs.map(lambda v: f"{v:.3f}"); t['file (MB)'] = summary.state_dict_mb.map(lambda v: f"{v:.1f}")
-    t['latency (ms)'] = summary.latency_ms.map(lambda v: f"{v:.1f}")
-    return _md(t, index=False)
+    t['latency (ms, median; IQR over runs)'] = [f"{m:.1f}" + (f" ({q:.1f})" if np.isfinite(q) and q > 0 else '') for m, q in zip(summary.latency_ms, summary.latency_iqr)]
+    return md_table(t, index=False)
 
 # %% ../nbs/06b_report.ipynb #85346f87
 def plot_cost(summary:pd.DataFrame, # summarise output
+              reference:float|None=0.961, # a published macro F1 drawn as a dashed line (the study's ConvNeXt-base), or None
              ) -> Figure:
-    "Macro F1 (mean ± sd over seeds) against GMACs, parameters and file size."
-    fig = Figure(figsize=(9, 3), dpi=100); axs = fig.subplots(1, 3, sharey=True)
+    "Macro F1 (mean ± sd over seeds) against GMACs, parameters and file size; collapsed groups marked, the published F1 drawn."
+    fig = Figure(figsize=(10, 3.4), dpi=100); axs = fig.subplots(1, 3, sharey=True)
     group = summary.config.astype(str) if 'config' in summary else pd.Series('all runs', index=summary.index)
     names = summary.arch.astype(str) if 'arch' in summary else pd.Series(summary.index.astype(str), index=summary.index)
     marks = dict(zip(sorted(group.unique()), 'os^Dvx*'))
+    dead = summary.all_collapsed.astype(bool) if 'all_collapsed' in summary else pd.Series(False, index=summary.index)
     for ax, (c, xl) in zip(axs, [('gmacs', 'GMACs per image'), ('params', 'parameters'), ('state_dict_mb', 'file size (MB)')]):
         for cfg, g in summary.groupby(group):
-            ax.errorbar(g[c], g.f1_mean, yerr=g.f1_sd.fillna(0), fmt=marks[cfg], ms=5, capsize=2, label=cfg)
+            ok = g[~dead[g.index]]
+            ax.errorbar(ok[c], ok.f1_mean, yerr=ok.f1_sd.fillna(0), fmt=marks[cfg], ms=5, capsize=2, label=f"config {cfg}")
             for x, y, a in zip(g[c], g.f1_mean, names[g.index]): ax.annotate(a, (x, y), fontsize=6, xytext=(3, 3), textcoords='offset points')
+        if dead.any(): ax.scatter(summary[c][dead], summary.f1_mean[dead], marker='x', color='red', s=40, label='every run collapsed')
+        if reference is not None: ax.axhline(reference, ls='--', lw=1, color='grey', label=f'published {reference:.3f} (ConvNeXt-base)')
         if (summary[c] > 0).all(): ax.set_xscale('log'); ax.xaxis.set_minor_formatter(NullFormatter())
         ax.margins(x=0.25); ax.set_xlabel(xl, fontsize=8); ax.tick_params(which='both', labelsize=7)
-    axs[0].set_ylabel('macro F1 (mean ± sd)', fontsize=8); axs[0].legend(fontsize=7)
+    axs[0].set_ylabel('test macro F1 (mean ± sd over seeds)', fontsize=8); axs[0].legend(fontsize=6, loc='lower right')
+    fig.suptitle('Macro F1 against model cost', fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -165,16 +173,16 @@ def report(runs_dir:str|Path, # folder holding run folders
     md = [f"# Results: {len(runs)} runs from {runs_dir}", '',
           'Mean ± sd over seeds/folds of the runs that did not collapse; metrics are macro over classes.', '',
           summary_markdown(sm, by), '', f"## Collapsed runs ({len(col)})", '',
-          _md(col, index=False) if len(col) else 'none', '']
+          md_table(col, index=False) if len(col) else 'none', '']
     if runs.attrs['skipped']: md += [f"## Skipped ({len(runs.attrs['skipped'])})", ''] + [f"- `{k}`: {v}" for k, v in runs.attrs['skipped'].items()] + ['']
     md += ['## Published numbers', '', 'Only rows marked comparable were measured on the same cohort, classes and input.', '',
-           _md(PUBLISHED, index=False), '']
+           md_table(PUBLISHED, index=False), '']
     (out/'summary.md').write_text('\n'.join(md))
-    _save(plot_cost(sm), out/'f1_vs_cost.png')
+    save_figure(plot_cost(sm), out/'f1_vs_cost.png')
     return dict(runs=runs, summary=sm, runs_csv=out/'runs.csv', summary_csv=out/'summary.csv',
                 summary_md=out/'summary.md', figure=out/'f1_vs_cost.png')
 
-@call_parse
+@command
 def ecgv_report(runs_dir:str, # folder holding run folders (each with metrics.json; params.json here or in a parent)
                 out:str='report', # output folder
                 by:str='arch,config', # comma-separated grouping columns
@@ -183,5 +191,8 @@ def ecgv_report(runs_dir:str, # folder holding run folders (each with metrics.js
     "Gather many evaluated runs into one table (CSV + markdown) with cost, collapsed runs flagged, and the F1-vs-cost figure."
     r = report(runs_dir, out, by.split(','), not skip_cost)
     for k, v in r['runs'].attrs['skipped'].items(): print(f"skipped {k}: {v}")
+    print(f"{len(r['runs'])} runs; mean ± sd over seeds/folds of the runs that did not collapse:")
     print(summary_markdown(r['summary'], by.split(',')))
+    print('\npublished (only the first row is comparable: same cohort, classes and input):')
+    print(PUBLISHED[['source', 'model', 'metric', 'value']].to_string(index=False))
     print('wrote', ', '.join(str(v) for v in r.values() if isinstance(v, Path)))

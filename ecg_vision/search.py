@@ -11,14 +11,15 @@ from pathlib import Path
 import pandas as pd, yaml, optuna
 from optuna.trial import TrialState
 from optuna.exceptions import ExperimentalWarning
-from fastcore.script import call_parse
-from .workers import (SpaceError, grid_values, suggest, open_storage, open_study, fail_stale, run_worker, _left)
+from .core import command
+from .workers import (SpaceError, grid_values, suggest, open_storage, open_study, fail_stale, run_worker, tickets_left)
 _all_ = ['SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale', 'run_worker']  # re-exported from workers
 
 # %% auto #0
 __all__ = ['SPACES', 'STAGES', 'load_space', 'toy_objective', 'pruning_callback', 'check_train_names', 'train_objective',
-           'ensure_head', 'trials_table', 'best_config', 'plot_study', 'write_outputs', 'search', 'ecgv_search',
-           'SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale', 'run_worker']
+           'ensure_head', 'trials_table', 'best_config', 'plot_study', 'write_outputs', 'preflight', 'failures',
+           'search', 'ecgv_search', 'SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale',
+           'run_worker']
 
 # %% ../nbs/07_search.ipynb #36f481af
 SPACES = files('ecg_vision')/'spaces'  # packaged templates: head.yaml, full.yaml, grid.yaml
@@ -103,12 +104,15 @@ def check_train_names(cfg:dict, # configuration a trial would get
 
 def train_objective(out:str|Path, # study folder; trial runs go to out/trials/<number>
                     monitor:str='f1_score', # reported to the pruner every epoch
+                    quiet:bool=False, # trials print no progress
                    ):
     "An objective training `TrainConfig(**cfg)`; returns its best macro-F1 (k-fold mean when folds > 1)."
     def objective(cfg:dict, trial:optuna.Trial|None=None) -> float:
         from ecg_vision.train import TrainConfig, train
         run = Path(out)/'trials'/(f'{trial.number:04d}' if trial is not None else 'single')
-        res = train(TrainConfig(**{**cfg, 'out': str(run)}), cbs=[pruning_callback(trial, monitor)] if trial is not None else None)
+        try: res = train(TrainConfig(**{**cfg, 'out': str(run), 'quiet': quiet}), cbs=[pruning_callback(trial, monitor)] if trial is not None else None)
+        finally:  # a finished, pruned or failed trial keeps its log and params, not its 40-170 MB of weights
+            for f in run.rglob('*.pth'): f.unlink(missing_ok=True)
         if trial is not None:
             trial.set_user_attr('run_dir', str(run))
             if 'best_f1_sd' in res: trial.set_user_attr('f1_sd', res['best_f1_sd'])
@@ -136,7 +140,8 @@ def trials_table(study:optuna.Study) -> pd.DataFrame:
     "All trials with params, user attributes, ticket, grid point, retry links and failure reasons."
     df = study.trials_dataframe(attrs=('number', 'value', 'state', 'datetime_start', 'datetime_complete', 'duration', 'params', 'user_attrs'))
     sa = [t.system_attrs for t in study.get_trials(deepcopy=False)]
-    for k in ('ticket', 'grid_id', 'retry_of', 'fail_reason'): df[k] = [s.get(k) for s in sa]
+    for k in ('ticket', 'grid_id', 'fail_reason'): df[k] = [s.get(k) for s in sa]
+    df['retry_of'] = [(s.get('retry_history') or [None])[-1] for s in sa]  # the trial this one retries (Optuna's retry attributes)
     return df
 
 def best_config(study:optuna.Study) -> dict:
@@ -173,13 +178,14 @@ def write_outputs(study:optuna.Study, # the study
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     summary = dict(study=study.study_name, stage=ua['space']['stage'], direction=study.direction.name.lower(),
                    n_trials=ua['n_trials'], seed=ua['seed'], sampler=ua['space']['sampler'], pruner=ua['space']['pruner'],
-                   states=counts, tickets_left=_left(study))
+                   states=counts, tickets_left=ticketstickets_left(study))
     paths = dict(trials=out/'trials.csv')
     _atomic(out/'trials.csv', lambda p: trials_table(study).to_csv(p, index=False))
     if done:
         b = study.best_trial
         summary.update(best_trial=b.number, best_value=b.value, best_params=b.params, best_user_attrs=b.user_attrs)
-        cfg = best_config(study)
+        from ecg_vision.train import config_paths
+        cfg = config_paths(best_config(study), out, to_rel=True)  # paths relative to the file: the folder can move
         head = f"# best configuration of study {study.study_name} (trial {b.number}, value {b.value:.4f}); ecgv_train --config reads it\n"
         _atomic(out/'best_params.yaml', lambda p: p.write_text(head + yaml.safe_dump(cfg, sort_keys=False)))
         paths['best_params'] = out/'best_params.yaml'
@@ -188,9 +194,25 @@ def write_outputs(study:optuna.Study, # the study
     _atomic(out/'summary.json', lambda p: p.write_text(json.dumps(summary, indent=1, default=str)))
     return dict(summary=out/'summary.json', **paths, **{k: v for k, v in plots.items() if isinstance(v, Path)})
 
+# %% ../nbs/07_search.ipynb #f551dd21
+def preflight(cfg:dict, # the configuration every trial starts from (TrainConfig names)
+             ):
+    "Build the trials' model once before any trial runs, so missing weights or a bad arch fail in one line, not N times."
+    from ecg_vision.train import TrainConfig
+    from ecg_vision.models import build_model
+    c = TrainConfig(**{k: v for k, v in cfg.items() if k in _train_names()})
+    if not Path(c.lmdb).exists(): raise FileNotFoundError(f"{c.lmdb}: no such LMDB (--lmdb)")
+    if c.stage == 'full' and c.weights not in ('imagenet', 'none') and not Path(c.weights).exists(): return  # the head, trained first
+    build_model(c.arch, 4, c.weights, 'head' if c.stage == 'head' else 'full')
+
+# %% ../nbs/07_search.ipynb #00bf2493
+def failures(study:optuna.Study) -> list:
+    "One line per failed trial: its number and error."
+    return [f"trial {t.number}: {t.user_attrs.get('error', 'failed')}" for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]
+
 # %% ../nbs/07_search.ipynb #7dcdb643
-def _objective(name:str, out:Path):
-    if name == 'train': return train_objective(out)
+def _objective(name:str, out:Path, quiet:bool=False):
+    if name == 'train': return train_objective(out, quiet=quiet)
     if name == 'toy': return toy_objective
     mod, _, fn = name.partition(':')
     if not fn: raise ValueError(f"objective {name!r}: use train, toy or module:function")
@@ -211,30 +233,34 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
            max_retry:int=2, # retries of a ticket whose worker died
            progress:bool=True, # progress bar
            verbose:bool=False, # one line per trial
-           linger:bool=False, # wait for other workers' trials when the queue is empty (retrying those whose worker dies)
+           linger:bool=True, # wait for other workers' trials when the queue is empty (retrying those whose worker dies), then write the outputs
+           train_kw:dict|None=None, # TrainConfig fields every trial uses, over the space's `fixed` (arch, weights, epochs, size, bs)
           ) -> dict:
     "Run one search worker: create/join the study, evaluate tickets until none are left, write the outputs."
     sp = dict(load_space(space) if not isinstance(space, dict) else space)
     out = Path(out)
-    b = yaml.safe_load(Path(base).read_text()) if isinstance(base, (str, Path)) else dict(base or {})
-    fixed = {**sp['fixed'], 'folds': folds or sp['folds']}
+    from ecg_vision.train import config_paths
+    b = config_paths(yaml.safe_load(Path(base).read_text()) or {}, Path(base).parent) if isinstance(base, (str, Path)) else dict(base or {})
+    fixed = {**sp['fixed'], **(train_kw or {}), 'folds': folds or sp['folds']}
     if lmdb: fixed['lmdb'] = str(Path(lmdb).absolute())
     is_train = objective == 'train'
     if is_train and sp['stage'] == 'full' and b.get('stage') == 'head':
         fixed['weights'] = str((out/'head'/'model.pth').absolute())
     sp['fixed'] = fixed
-    if is_train: check_train_names({**b, **fixed, **sp['params'], **sp['around']}, f"{sp['stage']} space / base {base}")
-    s = open_study(storage, study, sp, n_trials, b, seed)
+    if is_train:
+        check_train_names({**b, **fixed, **sp['params'], **sp['around']}, f"{sp['stage']} space / base {base}")
+        preflight({**b, **fixed})
+    s = open_study(storage, study, sp, n_trials, b, seed, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry)
     if is_train and 'weights' in fixed and fixed['weights'] == str((out/'head'/'model.pth').absolute()):
         ensure_head({**s.user_attrs['base'], 'lmdb': fixed.get('lmdb', b.get('lmdb', ''))}, out/'head')
-    fn = _objective(objective, out) if isinstance(objective, str) else objective
+    fn = _objective(objective, out, quiet=not progress) if isinstance(objective, str) else objective
     ran = run_worker(s, fn, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=progress,
                      verbose=verbose, linger=linger)
-    left = _left(s)  # only the worker that sees the study finished writes, so no older snapshot overwrites the final one
+    left = tickets_left(s)  # only a worker that sees the study finished writes, so no older snapshot overwrites the final one
     return dict(study=s, ran=ran, left=left, outputs={} if left else write_outputs(s, out))
 
 # %% ../nbs/07_search.ipynb #2226b161
-@call_parse
+@command
 def ecgv_search(space:str=None, # search-space YAML (default: the packaged template of --stage)
                 stage:str='head', # head, full or grid
                 storage:str=None, # storage URL: journal file (.log), sqlite:///x.db, postgresql://... (default: OUT/STUDY.log)
@@ -249,7 +275,12 @@ def ecgv_search(space:str=None, # search-space YAML (default: the packaged templ
                 heartbeat:float=60., # seconds between heartbeats of a running trial
                 stale_after:float=600., # seconds without heartbeat before a running trial is retried
                 max_retry:int=2, # retries of a trial whose worker died
-                linger:bool=False, # when no ticket is left, wait for other workers' trials (retry them if their worker dies)
+                arch:str=None, # architecture of every trial (default: --base's, else TrainConfig's)
+                weights:str=None, # imagenet, none, or a state-dict file (default: --base's, else TrainConfig's)
+                epochs:int=None, # epochs per trial stage
+                size:int=None, # input size (0: as stored in the LMDB)
+                bs:int=None, # batch size, when the space does not search it
+                no_wait:bool=False, # leave when no ticket is left instead of waiting for other workers' trials
                 quiet:bool=False, # no progress bar
                ):
     "Run one worker of an Optuna search stage (start many with the same flags to share the study)."
@@ -260,8 +291,13 @@ def ecgv_search(space:str=None, # search-space YAML (default: the packaged templ
     sp = load_space(space or stage)
     if space and sp['stage'] != stage: raise SystemExit(f"ecgv_search: {space} is a {sp['stage']!r} space, not {stage!r}")
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
+    kw = {k: v for k, v in dict(arch=arch, weights=weights, epochs=epochs, size=size, bs=bs).items() if v is not None}
     r = search(sp, storage, study, n_trials, base, out, objective, lmdb, folds, seed, heartbeat, stale_after, max_retry,
-               progress=not quiet, verbose=True, linger=linger)
+               progress=not quiet, verbose=True, linger=not no_wait, train_kw=kw)
+    trials = r['study'].get_trials(deepcopy=False)
+    if not r['left'] and not any(t.state == TrialState.COMPLETE for t in trials):
+        fails = failures(r['study'])
+        raise ValueError(f"study {study!r}: none of its {len(trials)} trials completed" + (f"; first failure: {fails[0]}" if fails else ''))
     print(f"ran {len(r['ran'])} trials here; {r['left']} tickets left in study {study!r} at {storage}")
     if r['outputs']: print(f"outputs in {out}: " + ', '.join(Path(p).name for p in r['outputs'].values()))
     else: print(f"other workers still run trials: the last one writes the outputs to {out} (or rerun this command when they are done)")

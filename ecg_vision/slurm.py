@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from fastcore.script import Param, call_parse
+from fastcore.script import Param
+from .core import command
 
 # %% auto #0
-__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'nb_errors', 'TaskStopped',
-           'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script', 'SlurmError', 'parse_job_id',
-           'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs', 'collect', 'rerun_rows',
-           'ecgv_slurm']
+__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'job_notebook', 'execute_job',
+           'nb_errors', 'TaskStopped', 'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script',
+           'SlurmError', 'parse_job_id', 'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs',
+           'collect', 'rerun_rows', 'ecgv_slurm']
 
 # %% ../nbs/09_slurm.ipynb #d531c353
 _TIME = re.compile(r'^(\d+-)?\d{1,3}(:\d{2}){0,2}$')
@@ -98,6 +99,52 @@ def task_params(df:pd.DataFrame, # parameter table
     row = {k: df[k].iloc[i] for k in df.columns}  # column by column: `df.iloc[i]` would turn ints into floats
     return {k: _py(v) for k, v in row.items() if not pd.isna(v)}
 
+# %% ../nbs/09_slurm.ipynb #487dab36
+def _imports_only(src:str) -> bool:
+    lines = [l for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    return bool(lines) and all(re.match(r'\s*(import|from)\s', l) for l in lines)
+
+def job_notebook(notebook, # a stage notebook (with a `parameters`-tagged cell)
+                 dest,     # where to write the job's notebook
+                ) -> Path:
+    "The notebook a job runs: its export and import cells, then its `parameters` cell and every cell after it."
+    nb = json.loads(Path(notebook).read_text())
+    cells = nb['cells']
+    p = next((i for i, c in enumerate(cells) if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
+    if p is None: raise ValueError(f"{notebook}: no cell tagged 'parameters' (papermill needs one)")
+    keep = lambda c: c['cell_type'] == 'code' and (''.join(c['source']).lstrip().startswith('#| export') or _imports_only(''.join(c['source'])))
+    nb['cells'] = [c for c in cells[:p] if keep(c)] + cells[p:]
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    Path(dest).write_text(json.dumps(nb, indent=1))
+    return Path(dest)
+
+# %% ../nbs/09_slurm.ipynb #5ab7a6ad
+def _ipc_manager():
+    from jupyter_client.manager import AsyncKernelManager
+    class IPCKernelManager(AsyncKernelManager):
+        "A kernel on IPC sockets (files), not TCP."
+        def __init__(self, **kw): super().__init__(**kw); self.transport = 'ipc'
+    return IPCKernelManager
+
+def execute_job(notebook, # stage notebook
+                executed, # where the executed notebook (the record of the run) goes
+                parameters:dict, # values for its `parameters` cell
+                kernel:str='python3', # Jupyter kernel
+               ) -> Path:
+    "Run a stage notebook as a job: its job cells (`job_notebook`), `ECGV_JOB` set, printed lines passed on as plain text."
+    import papermill as pm
+    notebook, executed = Path(notebook).resolve(), Path(executed)
+    job = job_notebook(notebook, executed.with_name(f'.{executed.stem}.job.ipynb'))
+    old = os.environ.get('ECGV_JOB'); os.environ['ECGV_JOB'] = '1'  # the notebook's last cell then skips nbdev_export
+    try:
+        pm.execute_notebook(str(job), str(executed), parameters=parameters, kernel_name=kernel, cwd=str(notebook.parent),
+                            progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr, kernel_manager_class=_ipc_manager())
+    finally:
+        job.unlink(missing_ok=True)
+        if old is None: os.environ.pop('ECGV_JOB', None)
+        else: os.environ['ECGV_JOB'] = old
+    return executed
+
 # %% ../nbs/09_slurm.ipynb #f53526f6
 def nb_errors(path):  # an executed notebook
     "The error outputs of an executed notebook, as 'Name: message' lines."
@@ -126,7 +173,8 @@ def run_task(table,                 # parameter table (CSV)
     root = str(Path(root or Path.cwd()).resolve())
     params = {k: v.replace('{root}', root) if isinstance(v, str) else v
               for k, v in task_params(read_table(table), index).items()}
-    if out_param and out_param not in params: params[out_param] = str(out/f'task_{index}')
+    if out_param and out_param not in params and out_param in pm.inspect_notebook(str(notebook)):  # only where the notebook has one
+        params[out_param] = str(out/f'task_{index}')
     out.mkdir(parents=True, exist_ok=True)
     executed, sfile = out/f'task_{index}.ipynb', _status(out, index)
     old = json.loads(sfile.read_text()) if sfile.exists() else {}
@@ -141,10 +189,8 @@ def run_task(table,                 # parameter table (CSV)
     sfile.write_text(json.dumps(st, indent=1))
     t0, main = time.time(), threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _stop) if main else None  # Slurm's SIGTERM: stop cleanly, mark it
-    os.environ['ECGV_JOB'] = '1'  # the stage notebook's last cell then skips nbdev_export
     try:
-        pm.execute_notebook(str(notebook), str(executed), parameters=params, kernel_name=kernel,
-                            cwd=str(notebook.parent), progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
+        execute_job(notebook, executed, params, kernel)
         st['state'] = 'done'
     except TaskStopped as e: st['state'], st['error'] = 'stopped', f"{e}; a requeued run resumes"
     except Exception as e:  # the executed notebook keeps the traceback
@@ -215,7 +261,9 @@ def sbatch_script(cfg:SlurmConfig,  # resources and environment
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/09_slurm.ipynb #a0bf27bb
-class SlurmError(RuntimeError): "A Slurm command failed; the message is its error line."
+class SlurmError(RuntimeError):
+    "A Slurm command failed; the message is its error line."
+    user_error = True  # `ecg_vision.core.command` prints it as one line
 
 def _run(cmd, check=True):
     "Run a Slurm command, return its stdout."
@@ -270,6 +318,8 @@ def submit_pipeline(stages:list,   # dicts: name, notebook, table (CSV or list o
                     dry_run=False):  # write scripts, don't call sbatch
     "Submit `stages` in order, each after the previous one succeeded; return one dict per stage."
     res, prev = [], after
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out)/'pipeline.yaml').write_text(yaml.safe_dump(json.loads(json.dumps(dict(out=str(out), stages=stages), default=str)), sort_keys=False))  # for `status`
     for s in stages:
         bad = set(s) - {'name', 'notebook', 'table', 'params', 'cluster'}
         if bad or 'name' not in s or 'notebook' not in s:
@@ -314,10 +364,17 @@ def wait_jobs(jobs,              # job ids to wait for
         time.sleep(poll)
     return round(time.time() - t0, 1)
 
-def collect(out):  # output folder of an array (holds table.csv, task_i.json, task_i.ipynb)
-    "One row per task: state, error, executed notebook, attempts, seconds, parameters."
+def collect(out):  # output folder of an array (table.csv, task_i.json, task_i.ipynb), or of a pipeline (one such folder per stage)
+    "One row per task: state, error, executed notebook, attempts, seconds, parameters (and `stage` for a pipeline folder)."
     out = Path(out)
     if not out.exists(): raise FileNotFoundError(f"{out}: no such output folder")
+    if not (out/'table.csv').exists() and not any(out.glob('task_*.json')):
+        stages = [d for d in sorted(out.iterdir()) if d.is_dir() and ((d/'table.csv').exists() or any(d.glob('task_*.json')))]
+        if not stages: raise FileNotFoundError(f"{out}: no array tasks here (no table.csv or task_*.json, nor stage folders holding them)")
+        order = {s.get('name'): i for i, s in enumerate(_stages_of(out))}
+        stages.sort(key=lambda d: order.get(d.name, len(order)))
+        return pd.concat([collect(d).assign(stage=d.name) for d in stages], ignore_index=True)[
+            lambda df: ['stage', *[c for c in df.columns if c != 'stage']]]
     df = read_table(out/'table.csv') if (out/'table.csv').exists() else None
     ids = range(len(df)) if df is not None else sorted(int(p.stem[5:]) for p in out.glob('task_*.json'))
     jobs = pd.read_csv(out/'jobs.csv', header=None).iloc[:, 0].tolist() if (out/'jobs.csv').exists() else []
@@ -340,6 +397,11 @@ def collect(out):  # output folder of an array (holds table.csv, task_i.json, ta
                          **(task_params(df, i) if df is not None else st.get('params', {}))))
     return pd.DataFrame(rows)
 
+def _stages_of(out):
+    "The stages of the pipeline submitted into `out` (from its saved pipeline.yaml), else []."
+    f = Path(out)/'pipeline.yaml'
+    return (yaml.safe_load(f.read_text()) or {}).get('stages', []) if f.exists() else []
+
 def rerun_rows(status:pd.DataFrame):  # a `collect` table
     "The `--rows` value that resubmits the tasks that did not finish ('' when all are done)."
     return array_spec(status.task[status.state != 'done']) if (status.state != 'done').any() else ''
@@ -350,7 +412,7 @@ _ACTION_HELP = ("script: write + print the sbatch script (nothing submitted) | s
                 "pipeline: submit chained stages (--stages) | status: table of tasks in --out | "
                 "task: run one task (what the sbatch script calls)")
 
-@call_parse
+@command
 def ecgv_slurm(
     action:Param(_ACTION_HELP, str, choices=_ACTIONS),
     config:str=None,     # cluster YAML: partition, gpus, cpus, mem, time, account, setup, extra (see slurm/cluster.yaml)
@@ -378,9 +440,10 @@ def ecgv_slurm(
         if action == 'status':
             need(out=out)
             st = collect(out)
-            print(st.to_string(index=False))
-            print(f"{(st.state == 'done').sum()}/{len(st)} done" +
-                  (f"; re-run the others with --rows {rerun_rows(st)}" if rerun_rows(st) else ''))
+            print(st.drop(columns=[c for c in ('executed', 'log') if c in st]).to_string(index=False))
+            for name, g in (st.groupby('stage', sort=False) if 'stage' in st else [('', st)]):
+                print(f"{name + ': ' if name else ''}{(g.state == 'done').sum()}/{len(g)} done" +
+                      (f"; re-run the others with --rows {rerun_rows(g)}" if rerun_rows(g) else ''))
             return
         cfg = load_config(config)
         if action == 'pipeline':

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
+from .core import command, progress as show_progress
 
 from .data import LEADS, FS, RHYTHM_TO_CLASS, CLASSES
 
@@ -400,12 +399,12 @@ def make_synth(out:str|Path, # output folder
     workers = min(workers or os.cpu_count() or 1, max(n, 1))
     with ProcessPoolExecutor(workers) as ex:
         it = ex.map(_write_one, args, chunksize=max(1, n//(workers*8)))
-        for _ in (progress_bar(it, total=n) if progress else it): pass
+        for _ in show_progress(it, n, 'synthesise', quiet=not progress): pass
     plan[['FileName', 'Rhythm']].to_csv(out/'Diagnostics.csv', index=False)
     return out
 
 # %% ../nbs/01_synth.ipynb #4f7d6921
-@call_parse
+@command
 def ecgv_synth(out:str='synth', # output folder
                n:int=400, # number of records
                seed:int=0, # random seed

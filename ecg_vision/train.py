@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #0ecc2dea
 from __future__ import annotations
-import contextlib, json, math, os
+import contextlib, json, math, os, shutil
 from dataclasses import dataclass, asdict, fields, replace
 from functools import partial
 from pathlib import Path
@@ -14,18 +14,19 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback, ReduceLROnPlateau
 from fastai.callback.schedule import ParamScheduler
 from fastai.callback.progress import CSVLogger
-from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.channelslast import ChannelsLast
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import F1Score, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import set_seed, num_distrib, rank_distrib, get_model
-from fastcore.script import call_parse
-from .models import build_model
+from .core import abs_path, atomic_write, command, rel_path
+from .models import arch_spec, build_model, split_head
 
 # %% auto #0
-__all__ = ['STAGES', 'TrainConfig', 'load_config', 'opt_func', 'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'run_device',
-           'run_precision', 'distrib', 'fit_stage', 'fit_run', 'kfold', 'train', 'load_model', 'ecgv_train']
+__all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
+           'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'epoch_lines', 'run_device', 'run_precision',
+           'distrib', 'fit_stage', 'norm_stats', 'run_params', 'check_same_run', 'clear_run', 'fit_run', 'kfold',
+           'final_from_folds', 'train', 'load_run', 'ecgv_train']
 
 # %% ../nbs/05_train.ipynb #9745d6fd
 @dataclass
@@ -61,13 +62,26 @@ class TrainConfig:
     seed: int = 42                # seeds Python, NumPy, torch and the split
     out: str = 'runs/train'       # run directory
     resume: bool = True           # continue from `out/last.pth` when present
+    quiet: bool = False           # no progress output (no bars, no epoch lines)
+
+PATH_KEYS = ('lmdb', 'weights', 'out')  # TrainConfig fields that hold paths (`weights` also takes imagenet/none)
+
+def config_paths(d:dict, # TrainConfig names -> values
+                 base:str|Path, # folder the paths are relative to (a YAML file's folder)
+                 to_rel:bool=False, # True: make them relative to `base` (for writing); False: absolute (for reading)
+                ) -> dict:
+    "`d` with its path fields made relative to (or resolved from) `base`, so a config YAML can move with its folder."
+    f = (lambda p: rel_path(p, base)) if to_rel else (lambda p: str(abs_path(p, base)))
+    return {k: f(v) if k in PATH_KEYS and isinstance(v, str) and v and v not in ('imagenet', 'none') else v for k, v in d.items()}
 
 def load_config(path:str|Path, **kw) -> TrainConfig:
-    "A `TrainConfig` from a YAML file (same names as the fields), with `kw` overriding it."
-    d = yaml.safe_load(Path(path).read_text()) or {}
+    "A `TrainConfig` from a YAML file (same names as the fields; paths relative to the file), with `kw` overriding it."
+    try: d = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of TrainConfig names")
     names = {f.name for f in fields(TrainConfig)}
     if bad := sorted(set(d) - names): raise ValueError(f"{path}: unknown keys {bad}; TrainConfig has {sorted(names)}")
-    return TrainConfig(**{**d, **kw})
+    return TrainConfig(**{**config_paths(d, Path(path).parent), **kw})
 
 # %% ../nbs/05_train.ipynb #d1e8e60c
 def opt_func(cfg:TrainConfig):
@@ -138,12 +152,27 @@ def _plain(o):
 
 def _save(obj, f):
     "`torch.save` atomically (a killed job never leaves half a file)."
-    tmp = Path(f).with_suffix('.tmp'); torch.save(obj, tmp); os.replace(tmp, f)
+    atomic_write(f, write=lambda p: torch.save(obj, p))
+
+# %% ../nbs/05_train.ipynb #78e6344c
+def epoch_lines(stage:str, # the stage whose epochs are printed
+                n_epoch:int, # epochs of the stage
+                names, # callable returning the log's column names (fastai's `recorder.metric_names`)
+               ):
+    "A fastai `logger` printing one plain line per epoch (for logs: Slurm, papermill, CI), instead of redrawn bars."
+    def log(row):
+        vals = dict(zip(names(), row))
+        if not isinstance(vals.get('epoch'), int): return
+        kv = ' · '.join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in vals.items() if k not in ('epoch', 'time'))
+        print(f"{stage} epoch {vals['epoch'] + 1}/{n_epoch}: {kv} ({vals.get('time', '')})", flush=True)
+    return log
 
 # %% ../nbs/05_train.ipynb #79c233e2
 def run_device(cfg:TrainConfig) -> torch.device:
-    "This process's device: the local GPU under a distributed launch, `cfg.device`, or the GPU when there is one."
-    if num_distrib() > 1: return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    "This process's device: its local GPU under a distributed launch (the CPU without GPUs or with `cfg.device='cpu'`), `cfg.device`, or the GPU when there is one."
+    if num_distrib() > 1:
+        if cfg.device == 'cpu' or not torch.cuda.is_available(): return torch.device('cpu')
+        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     if cfg.device: return torch.device(cfg.device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
@@ -155,10 +184,52 @@ def run_precision(cfg:TrainConfig, dev:torch.device) -> str:
     return cfg.precision
 
 def distrib(learn:Learner):
-    "fastai's data-parallel context under a multi-process launch, else a no-op."
+    "Data-parallel training under a multi-process launch (NCCL on GPUs, gloo on CPUs), else a no-op."
     if num_distrib() <= 1: return contextlib.nullcontext(learn)
-    import fastai.distributed  # needs `accelerate`
-    return learn.distrib_ctx()
+    return _ddp(learn)
+
+@contextlib.contextmanager
+def _ddp(learn):
+    "fastai's `DistributedTrainer` on any device, with metrics over all ranks' gathered predictions."
+    from fastai.distributed import DistributedTrainer, DistributedDL
+    from fastai.callback.progress import ProgressCallback
+    from fastai.metrics import AvgMetric, AccumMetric
+    dist, cuda, train_dl = torch.distributed, learn.dls.device.type == 'cuda', learn.dls.train
+    if not dist.is_initialized():
+        if cuda: torch.cuda.set_device(learn.dls.device)
+        dist.init_process_group('nccl' if cuda else 'gloo')
+
+    class DDL(DistributedDL):
+        "fastai's sharding `DistributedDL`, broadcasting the epoch's order over gloo too (fastai's assumes NCCL)."
+        def _broadcast(self, t, rank):
+            t = torch.tensor(t, dtype=torch.long, device=learn.dls.device if cuda else 'cpu'); dist.broadcast(t, rank)
+            return t.cpu().tolist()
+        def get_idxs(self):
+            idxs = super().get_idxs()
+            if (d := os.environ.get('ECGV_DDP_TRACE')) and self.dl is train_dl:  # which charts each rank trained on
+                with open(Path(d)/f'rank{self.rank}.jsonl', 'a') as f: f.write(json.dumps([int(i) for i in idxs]) + '\n')
+            return idxs
+
+    class Trainer(DistributedTrainer):
+        def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else DDL(dl, device=learn.dls.device)
+        def before_validate(self):
+            super().before_validate()
+            for b in get_model(self.learn.model).buffers(): dist.broadcast(b, 0)  # rank 0's batch-norm statistics
+
+    # SyncBatchNorm needs GPUs; on CPUs each rank keeps its own statistics and validation uses rank 0's
+    cb, metrics = Trainer(sync_bn=cuda, cpu=not cuda), learn.metrics
+    learn.metrics = [AccumMetric(m.func, flatten=False) if type(m) is AvgMetric else m for m in metrics]  # exact over all charts
+    learn.add_cb(cb)
+    prog = [c for c in learn.cbs if isinstance(c, ProgressCallback)] if rank_distrib() else []
+    for c in prog: learn.remove_cb(c)
+    n = len(learn.dls.train_ds)
+    print(f"rank {rank_distrib()}/{num_distrib()} ({dist.get_backend()}, {learn.dls.device}): "
+          f"{math.ceil(n/num_distrib())} of {n} training charts per epoch", flush=True)
+    try: yield learn
+    finally:
+        learn.remove_cb(cb); learn.metrics = metrics
+        for c in prog: learn.add_cb(c)
+
 
 # %% ../nbs/05_train.ipynb #11e26229
 def _trim_log(f:Path, stage:str, start:int):
@@ -169,7 +240,7 @@ def _trim_log(f:Path, stage:str, start:int):
     if not keep.all(): df[keep].to_csv(f, index=False)
 
 def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weights, n_epoch:int, lr:float,
-              best:float|None=None, ckpt:dict|None=None, best_files=('model.pth',), cbs=None) -> float:
+              best:float|None=None, ckpt:dict|None=None, best_files=('model.pth',), cbs=None, lr_mult:float=10.) -> float:
     "Train one stage ('head' or 'full') with fastai; returns the best macro-F1 seen so far."
     dev = dls.device
     model = build_model(cfg.arch, n_classes, 'none' if ckpt else weights, 'head' if stage == 'head' else 'full', cfg.head_init)
@@ -179,20 +250,23 @@ def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weig
     tracker = Tracker(run_dir, stage, best_files, cfg.patience, cfg.min_epochs, best, wait)
     learn = Learner(dls, model.to(dev), loss_func=CrossEntropyLossFlat(weight=w, label_smoothing=cfg.label_smoothing),
                     opt_func=opt_func(cfg), metrics=[accuracy, F1Score(average='macro')], wd=cfg.wd,
+                    splitter=partial(split_head, arch=cfg.arch), train_bn=True,  # groups: backbone, head
                     path=run_dir, model_dir='.', cbs=[EpochLog('log.csv', stage), tracker, *(cbs or [])])
     prec = run_precision(cfg, dev)
     if dev.type == 'cuda': learn.add_cb(ChannelsLast())
     if prec == 'bf16': learn.to_bf16()
     elif prec == 'fp16': learn.to_fp16()
+    if stage == 'head': learn.freeze()  # fastai: backbone group frozen, its BatchNorm layers still train (train_bn)
     if ckpt:
         learn.create_opt(); learn.opt.load_state_dict(ckpt['opt'])
         _trim_log(run_dir/'log.csv', stage, start)
     if start >= n_epoch: return best
+    if stage == 'full' and str(cfg.weights) != 'none': lr = slice(lr/lr_mult, lr)  # pretrained backbone: lr/lr_mult, head: lr
     with distrib(learn):
         if cfg.sched == 'one_cycle': learn.fit_one_cycle(n_epoch, lr, start_epoch=start)
         elif cfg.sched == 'step':
             every = (cfg.step_size or max(1, math.ceil(n_epoch/3)))/n_epoch
-            learn.fit(n_epoch, lr, cbs=ParamScheduler({'lr': step_sched(lr, every, cfg.gamma)}), start_epoch=start)
+            learn.fit(n_epoch, lr, cbs=ParamScheduler({'lr': step_sched(np.array([lr.start, lr.stop]) if isinstance(lr, slice) else lr, every, cfg.gamma)}), start_epoch=start)
         elif cfg.sched == 'plateau':
             learn.fit(n_epoch, lr, start_epoch=start, cbs=_Plateau(monitor='f1_score', comp=np.greater,
                       patience=max(1, cfg.patience//2), factor=1/cfg.gamma))
@@ -204,42 +278,84 @@ def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weig
     return float(tracker.best)
 
 # %% ../nbs/05_train.ipynb #9f6f0a72
-STAGES = ('head', 'full')
+FIT_STAGES = ('head', 'full')  # the stages of `stage='both'`, in order
+IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std of torchvision's ImageNet weights
 
-def _classes(path):
-    from ecg_vision.lmdb import read_meta
-    return list(read_meta(path)['classes'])
+def norm_stats(arch:str) -> tuple:
+    "The (mean, std) input normalisation `arch`'s weights expect (its registry row's, else ImageNet's)."
+    spec = arch_spec(arch)
+    return (list(getattr(spec, 'mean', None) or IMAGENET_STATS[0]), list(getattr(spec, 'std', None) or IMAGENET_STATS[1]))
 
 def _results(run_dir:Path, best:float) -> dict:
     log = pd.read_csv(run_dir/'log.csv', dtype={'stage': str}, keep_default_na=False)
     row = log.loc[log.f1_score.idxmax()] if len(log) else {}
-    return dict(run_dir=str(run_dir), best_f1=float(best), best_stage=str(row.get('stage', '')),
+    return dict(best_f1=float(best), best_stage=str(row.get('stage', '')),
                 best_epoch=int(row.get('epoch', -1)), valid_loss=float(row.get('valid_loss', np.nan)),
                 accuracy=float(row.get('accuracy', np.nan)), epochs_run=len(log))
 
+# %% ../nbs/05_train.ipynb #0ba9581e
+def run_params(cfg:TrainConfig, # the run
+               meta:dict, # the training LMDB's metadata (`ecg_vision.lmdb.read_meta`)
+               **extra, # more keys: split sizes, device, precision, k-fold summary
+              ) -> dict:
+    "The `params.json` of a run: its whole config (paths relative to the run folder) and what later stages need."
+    mean, std = norm_stats(cfg.arch)
+    return dict(asdict(cfg), lmdb=rel_path(cfg.lmdb, cfg.out), out='.', lmdb_fingerprint=meta.get('fingerprint'),
+                classes=list(meta['classes']), n_classes=len(meta['classes']), layouts=list(meta['layouts']),
+                chart_size=list(meta['size']), input_size=[cfg.size]*2 if cfg.size else list(meta['size']), mean=mean, std=std,
+                versions=dict(torch=torch.__version__, torchvision=torchvision.__version__, fastai=fastai.__version__), **extra)
+
+# %% ../nbs/05_train.ipynb #cb6c36f1
+_FREE = ('out', 'resume', 'num_workers', 'device', 'lmdb', 'quiet')  # may change between a run and its resumption
+
+def check_same_run(cfg:TrainConfig, # the run about to start or resume
+                   meta:dict, # its training LMDB's metadata
+                  ):
+    "Refuse to resume a run folder that holds a run with other settings (one line naming the differing keys)."
+    f = Path(cfg.out)/'params.json'
+    if not cfg.resume or not f.is_file(): return
+    old, new = json.loads(f.read_text()), asdict(cfg)
+    diff = {k: (old.get(k), v) for k, v in new.items() if k not in _FREE and k in old and old[k] != v}
+    if old.get('lmdb_fingerprint') not in (None, meta.get('fingerprint')): diff['lmdb'] = (old.get('lmdb'), cfg.lmdb)
+    if diff: raise ValueError(f"{cfg.out}: holds a run with other settings ({'; '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in diff.items())}); "
+                              "use --fresh to start over there, or another --out")
+
+# %% ../nbs/05_train.ipynb #1e4982c5
+RUN_FILES = ('params.json', 'model.pth', 'log.csv', 'results.json', 'last.pth', 'head.pth', 'kfold.csv')  # what a run folder holds
+
+def clear_run(run_dir:Path):
+    "Remove a run's files and fold folders (`--fresh`); anything else in the folder stays."
+    for f in RUN_FILES: (Path(run_dir)/f).unlink(missing_ok=True)
+    for d in Path(run_dir).glob('fold[0-9]*'):
+        if d.is_dir(): shutil.rmtree(d)
+
+# %% ../nbs/05_train.ipynb #3f7fc71d
 def fit_run(cfg:TrainConfig,     # the run
             valid_idx=None,      # explicit validation positions in the LMDB index (k-fold), else `cfg.valid_pct`
             cbs=None,            # extra fastai callbacks for every stage (e.g. an Optuna pruning callback)
            ) -> dict:
     "Train one split of `cfg` (both stages if asked) into `cfg.out`; returns the best macro-F1 and run dir."
     from ecg_vision.loaders import chart_dls
+    from ecg_vision.lmdb import read_meta
     if cfg.stage not in ('head', 'full', 'both'): raise ValueError(f"stage {cfg.stage!r}: use head, full or both")
     if not Path(cfg.lmdb).exists(): raise FileNotFoundError(f"{cfg.lmdb}: no such LMDB (lmdb=)")
-    run_dir = Path(cfg.out); run_dir.mkdir(parents=True, exist_ok=True)
+    meta, run_dir = read_meta(cfg.lmdb), Path(cfg.out)
+    check_same_run(cfg, meta)
+    run_dir.mkdir(parents=True, exist_ok=True)
     ckf, resf = run_dir/'last.pth', run_dir/'results.json'
-    if cfg.resume and resf.exists() and not ckf.exists(): return json.loads(resf.read_text())
-    if not cfg.resume and not rank_distrib():
-        for f in ('last.pth', 'log.csv', 'results.json', 'model.pth', 'head.pth'): (run_dir/f).unlink(missing_ok=True)
+    if cfg.resume and resf.exists() and not ckf.exists(): return dict(json.loads(resf.read_text()), run_dir=str(run_dir), finished_before=True)
+    if not cfg.resume and not rank_distrib(): clear_run(run_dir)
     ckpt = torch.load(ckf, map_location='cpu', weights_only=True) if cfg.resume and ckf.exists() else None
     set_seed(cfg.seed)
-    dev, classes = run_device(cfg), _classes(cfg.lmdb)
-    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev)
+    dev, classes = run_device(cfg), list(meta['classes'])
+    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev, stats=norm_stats(cfg.arch))
+    if len(dls.train_ds) == 0 or len(dls.valid_ds) == 0:
+        raise ValueError(f"{cfg.lmdb}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation charts; "
+                         f"a run needs both (more records, or another valid_pct than {cfg.valid_pct})")
     if not rank_distrib():
-        (run_dir/'params.json').write_text(json.dumps(dict(
-            asdict(cfg), classes=classes, n_classes=len(classes), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
-            device=str(dev), precision_used=run_precision(cfg, dev), world_size=max(num_distrib(), 1),
-            versions=dict(torch=torch.__version__, torchvision=torchvision.__version__, fastai=fastai.__version__)), indent=1))
-    stages = STAGES if cfg.stage == 'both' else (cfg.stage,)
+        atomic_write(run_dir/'params.json', json.dumps(run_params(cfg, meta, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
+            device=str(dev), precision_used=run_precision(cfg, dev), world_size=max(num_distrib(), 1)), indent=1))
+    stages = FIT_STAGES if cfg.stage == 'both' else (cfg.stage,)
     best = None
     for i, st in enumerate(stages):
         ck = None
@@ -256,8 +372,8 @@ def fit_run(cfg:TrainConfig,     # the run
         best = fit_stage(cfg, dls, st, run_dir, len(classes), weights, n_ep, lr, best, ck, files, cbs)
         ckpt = None
     res = _results(run_dir, best)
-    if not rank_distrib(): resf.write_text(json.dumps(res, indent=1)); ckf.unlink(missing_ok=True)
-    return res
+    if not rank_distrib(): atomic_write(resf, json.dumps(res, indent=1)); ckf.unlink(missing_ok=True)
+    return dict(res, run_dir=str(run_dir))
 
 # %% ../nbs/05_train.ipynb #3aff41fc
 def kfold(cfg:TrainConfig, cbs=None) -> pd.DataFrame:
@@ -269,32 +385,80 @@ def kfold(cfg:TrainConfig, cbs=None) -> pd.DataFrame:
     rows = {}
     for i, (_, va) in enumerate(splits):
         r = fit_run(replace(cfg, out=str(Path(cfg.out)/f'fold{i}'), folds=1), valid_idx=va, cbs=cbs)
-        rows[f'fold{i}'] = {k: v for k, v in r.items() if k != 'run_dir'}
+        rows[f'fold{i}'] = {k: v for k, v in r.items() if k not in ('run_dir', 'finished_before')}
     df = pd.DataFrame(rows).T
     num = df[['best_f1', 'valid_loss', 'accuracy', 'best_epoch', 'epochs_run']].astype(float)
     df = pd.concat([num, num.agg(['mean', 'std']).rename(index={'std': 'sd'})])
-    if not rank_distrib(): df.to_csv(Path(cfg.out)/'kfold.csv', index_label='fold')
+    if not rank_distrib(): atomic_write(Path(cfg.out)/'kfold.csv', write=lambda p: df.to_csv(p, index_label='fold'))
     return df
 
-def train(cfg:TrainConfig, cbs=None) -> dict:
-    "Train `cfg` (k-fold when `cfg.folds` > 1); returns run_dir and the best monitored macro-F1 (CV mean for k-fold)."
-    if cfg.folds < 2: return fit_run(cfg, cbs=cbs)
-    Path(cfg.out).mkdir(parents=True, exist_ok=True)
-    df = kfold(cfg, cbs)
-    return dict(run_dir=str(cfg.out), best_f1=float(df.loc['mean', 'best_f1']), best_f1_sd=float(df.loc['sd', 'best_f1']),
-                folds=cfg.folds)
+# %% ../nbs/05_train.ipynb #dbc30200
+def final_from_folds(cfg:TrainConfig, # the k-fold run
+                     cv:pd.DataFrame, # `kfold` output
+                    ) -> dict:
+    "Make a k-fold folder a usable run: its best fold's `model.pth`, `log.csv` and a `params.json` saying so."
+    out = Path(cfg.out); best = cv.best_f1.iloc[:cfg.folds].astype(float).idxmax()
+    p = json.loads((out/best/'params.json').read_text())
+    p.update(asdict(cfg), lmdb=rel_path(cfg.lmdb, out), out='.', final_model=best,
+             kfold=dict(folds=cfg.folds, f1_mean=float(cv.loc['mean', 'best_f1']), f1_sd=float(cv.loc['sd', 'best_f1'])))
+    for f in ('model.pth', 'log.csv'): atomic_write(out/f, (out/best/f).read_bytes())
+    atomic_write(out/'params.json', json.dumps(p, indent=1))
+    res = dict(best_f1=float(cv.loc['mean', 'best_f1']), best_f1_sd=float(cv.loc['sd', 'best_f1']), folds=cfg.folds,
+               final_model=best, final_f1=float(cv.loc[best, 'best_f1']))
+    atomic_write(out/'results.json', json.dumps(res, indent=1))
+    return res
 
-def load_model(run_dir:str|Path) -> torch.nn.Module:
-    "The best model of a run, in eval mode."
-    run_dir = Path(run_dir)
-    if not (run_dir/'params.json').exists(): raise FileNotFoundError(f"{run_dir/'params.json'}: not a finished training run")
-    p = json.loads((run_dir/'params.json').read_text())
-    return build_model(p['arch'], p['n_classes'], run_dir/'model.pth').eval()
+# %% ../nbs/05_train.ipynb #2b55ef82
+def train(cfg:TrainConfig, cbs=None) -> dict:
+    "Train `cfg` (k-fold when `cfg.folds` > 1) into a run folder; returns run_dir and the best macro-F1 (CV mean for k-fold)."
+    if cfg.folds < 2: return fit_run(cfg, cbs=cbs)
+    from ecg_vision.lmdb import read_meta
+    out, meta = Path(cfg.out), read_meta(cfg.lmdb)
+    check_same_run(cfg, meta)
+    if cfg.resume and (out/'results.json').is_file() and (out/'model.pth').is_file():
+        return dict(json.loads((out/'results.json').read_text()), run_dir=str(out), finished_before=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if not rank_distrib():
+        if not cfg.resume: clear_run(out)
+        atomic_write(out/'params.json', json.dumps(run_params(cfg, meta), indent=1))  # the settings, for resuming
+    cv = kfold(cfg, cbs)
+    res = final_from_folds(cfg, cv) if not rank_distrib() else {}
+    return dict(res, run_dir=str(out))
+
+# %% ../nbs/05_train.ipynb #6b5ea0c2
+def load_run(path:str|Path, # run folder, or a .pth state dict inside one (params.json beside it)
+             device='cpu', # where to load the weights
+            ) -> tuple: # (model in eval mode, params dict with absolute paths and `run_dir`)
+    "Rebuild a trained model from its run folder: the one loader every later stage uses."
+    path = Path(path)
+    run, pth = (path, path/'model.pth') if path.is_dir() else (path.parent, path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such run folder or weights file")
+    pj = run/'params.json'
+    if not pj.is_file(): raise FileNotFoundError(f"{pj}: params.json not found (a run folder from ecgv_train has one)")
+    if not pth.is_file():
+        hint = ' (the run has not finished a first epoch)' if (run/'last.pth').exists() or not (run/'results.json').exists() else ''
+        raise FileNotFoundError(f"{pth}: weights file not found{hint}")
+    try: params = json.loads(pj.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{pj}: not valid JSON ({e})") from None
+    if 'arch' not in params: raise ValueError(f"{pj}: no 'arch' key")
+    from ecg_vision.data import CLASSES
+    classes = params.get('classes') or list(CLASSES)
+    model = build_model(params['arch'], len(classes), weights='none')
+    try: sd = torch.load(pth, map_location=device, weights_only=True)
+    except Exception as e: raise ValueError(f"{pth}: not a state dict this library wrote ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if isinstance(sd, dict) and isinstance(sd.get('model'), dict): sd = sd['model']  # a training checkpoint
+    try: model.load_state_dict(sd)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise ValueError(f"{pth}: does not fit {params['arch']} with {len(classes)} classes ({str(e).splitlines()[0]})") from None
+    mean, std = norm_stats(params['arch'])
+    params = dict(params, classes=classes, run_dir=str(run), mean=params.get('mean', mean), std=params.get('std', std),
+                  lmdb=str(abs_path(params['lmdb'], run)) if params.get('lmdb') else '')
+    return model.to(device).eval(), params
 
 # %% ../nbs/05_train.ipynb #daa9aa41
-_BOOL = {'class_weights', 'aug'}
+_BOOL = {'class_weights', 'aug', 'quiet'}
 
-@call_parse
+@command
 def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config gives it)
                arch:str=None,          # architecture (default resnet18)
                weights:str=None,       # imagenet, none, or a state-dict file
@@ -325,6 +489,7 @@ def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config
                seed:int=None,          # random seed
                out:str=None,           # run directory
                fresh:bool=False,       # start over instead of resuming from out/last.pth
+               quiet:bool=False,       # no progress output (no bars, no epoch lines)
                config:str=None,        # YAML of TrainConfig names (e.g. best_params.yaml); flags override it
               ):
     "Train an ECG chart classifier with fastai (see `TrainConfig` for every flag)."
@@ -334,5 +499,7 @@ def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config
     cfg = load_config(config, **given) if config else TrainConfig(**given)
     if fresh: cfg = replace(cfg, resume=False)
     res = train(cfg)
-    print(json.dumps(res, indent=1, default=str))
-    print(f"run written to {cfg.out} (model.pth, log.csv, params.json{', kfold.csv' if cfg.folds > 1 else ''})")
+    if res.get('finished_before'): print(f"{cfg.out}: this run had finished before with the same settings (--fresh trains it again)")
+    print(json.dumps({k: v for k, v in res.items() if k != 'finished_before'}, indent=1, default=str))
+    kf = f"; k-fold: kfold.csv and fold0..fold{cfg.folds - 1}/, final model = best fold ({res.get('final_model')})" if cfg.folds > 1 else ''
+    print(f"run written to {cfg.out} (model.pth, log.csv, params.json{kf})")

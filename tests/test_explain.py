@@ -51,7 +51,7 @@ def test_predict_cli(trained, tmp_path, rec):
     assert list(probs) == ['AFIB', 'GSVT', 'SB', 'SR'] and abs(sum(map(float, probs.values())) - 1) < 1e-3
     assert 'predicted:' in p.stdout
     w, h = Image.open(cam).size
-    assert h == 128 and w == 3*128 + 2*4
+    assert h >= 128 and w > 3*128  # three labelled panels 128 px tall, a title and a colour bar
 
 def test_predict_bad_file(trained, tmp_path):
     _, run_dir = trained

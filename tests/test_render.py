@@ -71,7 +71,7 @@ def dataset(tmp_path_factory):
     make_synth(d, 8, workers=1, progress=False); sp = make_split(d, d, test_size=0.25, workers=1, progress=False)
     df = pd.read_csv(sp['train'])
     (d/'bad').mkdir(); (d/'bad/BROKEN.csv').write_text('1,2,3\n4,5,6\n')
-    df['path'] = [str(Path(p).relative_to(d)) for p in df.path]  # relative paths resolve against --data
+    # make_split writes record paths relative to the CSV's folder, so split_rel.csv beside it resolves them the same way
     df = pd.concat([df, pd.DataFrame(dict(record_id=['BROKEN'], path=['bad/BROKEN.csv'], rhythm=['SR'], label=['SR'], y=[3]))])
     df.to_csv(d/'split_rel.csv', index=False)
     return d, df
@@ -99,7 +99,7 @@ def test_ecgv_render_end_to_end(dataset):
 
 def test_ecgv_render_missing_meta(tmp_path):
     r = _cli('--data', tmp_path, '--meta', 'nope.csv', '--out', tmp_path/'o')
-    assert r.returncode != 0 and 'nope.csv: meta file not found' in r.stderr
+    assert r.returncode == 2 and r.stderr.strip().endswith('nope.csv: split CSV not found') and '\n' not in r.stderr.strip()
 
 def test_render_batch_varied_is_deterministic(dataset, tmp_path):
     d, df = dataset

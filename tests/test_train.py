@@ -20,8 +20,8 @@ def test_cli_one_epoch(lmdb, tmp_path):
     assert sd['classifier.3.weight'].shape[0] == 4
     prm = json.loads((out/'params.json').read_text())
     assert prm['seed'] == 42 and prm['classes'] == ['AFIB', 'GSVT', 'SB', 'SR'] and prm['stage'] == 'head'
-    from ecg_vision.train import load_model
-    assert load_model(out)(torch.zeros(1, 3, 64, 64)).shape == (1, 4)
+    from ecg_vision.train import load_run
+    assert load_run(out)[0](torch.zeros(1, 3, 64, 64)).shape == (1, 4)
 
 def test_cli_yaml_config(lmdb, tmp_path):
     cfg = tmp_path/'best_params.yaml'
