@@ -5,6 +5,7 @@
 # %% ../nbs/01_synth.ipynb #f4e78a73
 from __future__ import annotations
 import os
+from dataclasses import dataclass, replace, asdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from .core import command, progress as show_progress
 from .data import LEADS, FS, RHYTHM_TO_CLASS, CLASSES
 
 # %% auto #0
-__all__ = ['DOWER', 'WAVES', 'RHYTHMS', 'SYNTH_RHYTHMS', 'CLASS_RHYTHMS', 'limb_leads', 'beat_times', 'synth_record',
-           'synth_plan', 'make_synth', 'ecgv_synth']
+__all__ = ['DOWER', 'RHYTHMS', 'SYNTH_RHYTHMS', 'CLASS_RHYTHMS', 'limb_leads', 'SynthConfig', 'draw_rate', 'beat_times',
+           'morphology', 'heart_vcg', 'electrode_noise', 'record_leads', 'synth_record', 'csv_text', 'synth_plan',
+           'make_synth', 'ecgv_synth']
 
 # %% ../nbs/01_synth.ipynb #7eff23b7
 # Dower et al. (1980): rows I, II, V1..V6; columns Frank X, Y, Z
@@ -29,110 +31,349 @@ def limb_leads(i:np.ndarray, # lead I
     "The six limb leads from I and II (Einthoven and Goldberger)."
     return np.stack([i, ii, ii - i, -(i + ii)/2, i - ii/2, ii - i/2])
 
-# %% ../nbs/01_synth.ipynb #e3c8545c
-# wave: (offset from R in s, width sigma in s, direction X, Y, Z scaled in mV)
-WAVES = dict(P=(-0.16, 0.022, (0.05, 0.15, 0.03)), Q=(-0.028, 0.009, (-0.10, -0.05, 0.05)),
-             R=(0.0, 0.011, (0.95, 0.85, -0.45)), S=(0.03, 0.012, (-0.12, -0.20, 0.55)),
-             T=(None, 0.045, (0.22, 0.25, -0.08)))
+# %% ../nbs/01_synth.ipynb #cfg00002
+@dataclass(frozen=True)
+class SynthConfig:
+    "Every range the generator draws from (low, high); each record draws its own values from its seed."
+    seconds: float = 10.  # record length (s)
+    # rates (bpm) as (low, commonest, high), triangular; commonest values as in the Chapman label table's VentricularRate
+    bpm_sb: tuple = (35., 56., 59.)  # sinus bradycardia; the class cut-offs are SB < 60 <= SR <= 100 < GSVT
+    bpm_sr: tuple = (61., 74., 99.)  # sinus rhythm and sinus irregularity
+    bpm_st: tuple = (101., 108., 180.)  # sinus tachycardia
+    bpm_svt: tuple = (130., 168., 240.)  # SVT / AVNRT
+    bpm_at: tuple = (101., 111., 200.)  # atrial tachycardia
+    bpm_afib: tuple = (50., 91., 180.)  # mean ventricular rate in atrial fibrillation
+    edge_p: float = 0.25  # share of sinus records whose rate lies within `edge_bpm` of a cut-off (uniform there)
+    edge_bpm: float = 6.  # width of that band next to each cut-off
+    resp_hz: tuple = (0.12, 0.4)  # breathing rate (Hz)
+    rsa: tuple = (0., 0.05)  # respiratory sinus arrhythmia: relative RR modulation
+    rsa_si: tuple = (0.08, 0.2)  # the same in sinus irregularity (SI)
+    hrv: tuple = (0.003, 0.03)  # beat-to-beat RR jitter (sd relative to RR, AR(1) with coefficient 0.5)
+    resp_amp: tuple = (0., 0.15)  # respiratory modulation of the QRS amplitude (relative)
+    afib_cv: tuple = (0.12, 0.35)  # RR coefficient of variation in atrial fibrillation
+    axis_deg: tuple = (-30., 100.)  # frontal QRS axis range ...
+    axis_mode: float = 50.  # ... and its commonest value (triangular distribution, as in adults)
+    pr_ms: tuple = (120., 220.)  # PR interval at 70 bpm (it shortens a little with rate)
+    qrs_ms: tuple = (70., 110.)  # QRS duration without a bundle-branch block
+    bbb_ms: tuple = (120., 150.)  # QRS duration with a bundle-branch block
+    bbb_p: float = 0.12  # chance of a bundle-branch block (right or left, evenly): rSR' in V1 / broad notched R in V6
+    qtc_ms: tuple = (370., 470.)  # corrected QT; QT = QTc * RR^(1/2) (Bazett) or RR^(1/3) (Fridericia), either per record
+    qwave_p: float = 0.08  # chance of pathological Q waves (inferior or anterior)
+    amp: tuple = (0.7, 1.4)  # QRS voltage scale
+    low_volt_p: float = 0.07  # chance of low voltage (QRS x 0.3-0.55)
+    lvh_p: float = 0.08  # chance of LVH-like high voltage (QRS x 1.8-2.6) with lateral strain T
+    t_flat_p: float = 0.1  # chance of flat T waves
+    t_inv_p: float = 0.08  # chance of inverted T waves
+    st_p: float = 0.2  # chance of an ST shift
+    st_mv: float = 0.15  # largest ST shift (mV, either sign)
+    pac_p: float = 0.12  # chance a record has premature atrial beats (not in AFIB/flutter)
+    pvc_p: float = 0.12  # chance a record has premature ventricular beats (any rhythm)
+    ectopics: tuple = (1, 3)  # how many ectopic beats such a record has (at most a fifth of its beats)
+    fwave_mv: tuple = (0.01, 0.2)  # f-wave amplitude in atrial fibrillation, log-uniform: fine .. coarse
+    fwave_hz: tuple = (4., 9.)  # f-wave frequency
+    flutter_bpm: tuple = (240., 340.)  # atrial rate in flutter
+    flutter_mv: tuple = (0.08, 0.3)  # saw-tooth amplitude (negative in II, III, aVF)
+    flutter_variable_p: float = 0.4  # chance of variable (2-4:1) instead of fixed block
+    svt_retro_p: float = 0.5  # chance an SVT shows a retrograde P just after the QRS (else hidden in it)
+    wander_mv: tuple = (0.02, 1.0)  # peak baseline wander per electrode, log-uniform
+    emg_mv: tuple = (0.002, 0.05)  # muscle (EMG) noise sd, log-uniform, in bursts
+    mains_mv: tuple = (0., 0.03)  # 50/60 Hz interference amplitude
+    step_p: float = 0.1  # chance of an electrode-motion step (decays over 0.2-1.5 s)
+    step_mv: tuple = (0.2, 1.0)  # its size
+    gain_err: float = 0.05  # largest relative gain error of a recording channel
+    bad_lead_p: float = 0.05  # chance that one precordial channel is very noisy or nearly flat
+    adc_uv: tuple = (1, 2, 5)  # quantisation steps (µV), one drawn per record
+    noise: bool = True  # False: no noise, wander, gain error or quantisation at all (clean signals)
 
-def _rotation(rng, axis_deg):
-    "A random small 3-D rotation whose frontal-plane part turns the electrical axis by `axis_deg`."
-    a, b, c = np.deg2rad([axis_deg, rng.normal(0, 10), rng.normal(0, 10)])
-    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    ry = np.array([[np.cos(c), 0, np.sin(c)], [0, 1, 0], [-np.sin(c), 0, np.cos(c)]])
-    return rz @ rx @ ry
-
-def _add_waves(vcg, t, centres, sigma, direction):
-    "Add one Gaussian wave per centre into vcg (3, n), evaluating only +-5 sigma around each centre."
-    half = int(5*sigma*FS) + 1
-    offs = np.arange(-half, half + 1)
-    idx = np.round(centres*FS).astype(int)[:, None] + offs
-    g = np.exp(-0.5*((idx/FS - centres[:, None])/sigma)**2)
-    ok = (idx >= 0) & (idx < vcg.shape[1])
-    np.add.at(vcg, (slice(None), idx[ok]), direction[:, None]*g[ok][None])
+def _r(rng, lohi): return rng.uniform(*lohi)
+def _logu(rng, lohi): return float(np.exp(rng.uniform(*np.log(lohi))))
 
 # %% ../nbs/01_synth.ipynb #ae8264b5
-# rhythm: (rate range in bpm, RR variability (sd/mean), P wave: 'sinus' | 'ectopic' | 'retro' | None, atrial activity)
-RHYTHMS = dict(SR=((62, 98), 0.02, 'sinus', None), SI=((62, 95), 0.0, 'sinus', None),
-               SB=((38, 57), 0.02, 'sinus', None), ST=((105, 160), 0.015, 'sinus', None),
-               SVT=((150, 220), 0.01, 'retro', None), AT=((105, 180), 0.02, 'ectopic', None),
-               AFIB=((60, 150), 0.22, None, 'fib'), AF=((70, 150), 0.0, None, 'flutter'))
+# granular rhythm -> what it is (the codes of the Chapman release; ecg_vision.data maps them to the 4 classes)
+RHYTHMS = dict(SR='sinus rhythm', SI='sinus irregularity (marked RSA)', SB='sinus bradycardia', ST='sinus tachycardia',
+               SVT='AVNRT-like SVT: no P, or a retrograde P after the QRS', AT='atrial tachycardia: abnormal P axis',
+               AFIB='atrial fibrillation: irregularly irregular, f-waves, no P', AF='atrial flutter: saw-tooth, 2:1-4:1 or variable block')
 SYNTH_RHYTHMS = list(RHYTHMS)
 
+_RATE_FIELD = dict(SR='bpm_sr', SI='bpm_sr', SB='bpm_sb', ST='bpm_st', SVT='bpm_svt', AT='bpm_at', AFIB='bpm_afib')
+
+def draw_rate(rhythm:str, # a key of RHYTHMS
+              rng:np.random.Generator, # random generator
+              cfg:SynthConfig, # ranges
+             ) -> float: # ventricular rate in bpm (flutter: the atrial rate)
+    "A record's rate: triangular over its rhythm's range, or (sinus rhythms, `edge_p`) uniform next to a class cut-off."
+    if rhythm == 'AF': return _r(rng, cfg.flutter_bpm)
+    r = getattr(cfg, _RATE_FIELD[rhythm]); lo, hi = r[0], r[-1]
+    if rhythm in ('SR', 'SI', 'SB', 'ST') and rng.random() < cfg.edge_p:     # next to a cut-off
+        lo, hi = (max(lo, min(hi, 60) - cfg.edge_bpm), hi) if rhythm == 'SB' else (lo, min(hi, max(lo, 100) + cfg.edge_bpm)) if rhythm == 'ST' \
+            else (lo, min(hi, lo + cfg.edge_bpm)) if rng.random() < 0.5 else (max(lo, hi - cfg.edge_bpm), hi)
+        return rng.uniform(lo, hi)
+    return rng.triangular(lo, min(max(r[1], lo), hi), hi) if len(r) == 3 and hi > lo else rng.uniform(lo, hi)
+
+# %% ../nbs/01_synth.ipynb #05bbee12
 def beat_times(rhythm:str, # a key of RHYTHMS
                rng:np.random.Generator, # random generator
                seconds:float=10., # record length
-              ) -> tuple[np.ndarray, float]: # (R-peak times in s, atrial rate in Hz for flutter)
-    "R-peak times for one record of a rhythm."
-    (lo, hi), cv, _, atrial = RHYTHMS[rhythm]
-    rr0 = 60/rng.uniform(lo, hi)
-    fl = rng.uniform(4.2, 5.6)  # flutter waves per second
-    n = int(seconds/0.25) + 4
-    if rhythm == 'AFIB': rr = rng.gamma(1/cv**2, rr0*cv**2, n).clip(0.28, None)
-    elif rhythm == 'AF': rr = rng.choice([2, 2, 3, 4], n)/fl          # variable block
-    elif rhythm == 'SI': rr = rr0*(1 + rng.uniform(0.05, 0.09)*np.sin(2*np.pi*np.arange(n)*rr0/rng.uniform(3.5, 5.5) + rng.uniform(0, 6.3)))
-    else: rr = rr0*(1 + cv*rng.standard_normal(n))
-    t = rng.uniform(0.05, rr[0]) + np.concatenate([[0], np.cumsum(rr[:-1])])
-    return t[t < seconds - 0.05], fl
+               cfg:SynthConfig|None=None, # ranges (default SynthConfig())
+              ) -> tuple: # (R times in s, kinds ('N', 'A' PAC, 'V' PVC), P times (NaN: none), info)
+    "Ventricular (and sinus P) times of one record, from a little before 0 to a little after `seconds`."
+    cfg = cfg or SynthConfig()
+    rate, f_resp, ph = draw_rate(rhythm, rng, cfg), _r(rng, cfg.resp_hz), rng.uniform(0, 2*np.pi)
+    info = dict(bpm=rate)
+    if rhythm == 'AF':
+        fl = rate/60; t0 = -rng.uniform(0.5, 1.5)
+        waves = t0 + np.arange(int((seconds + 3)*fl))/fl
+        fixed = rng.choice([2, 2, 3, 4]); var = rng.random() < cfg.flutter_variable_p
+        steps = rng.choice([2, 2, 3, 4], len(waves)) if var else np.full(len(waves), fixed)
+        k = np.cumsum(steps); k = k[k < len(waves)]
+        r = waves[k] + rng.uniform(0.2, 0.3)
+        info.update(flutter_hz=fl, flutter_t0=t0, block='variable' if var else f'{fixed}:1', bpm=float(60/np.median(np.diff(r))))
+        p = np.full(len(r), np.nan)
+    else:
+        rr0 = 60/rate; n = int((seconds + 3)/rr0*1.5) + 4
+        if rhythm == 'AFIB':
+            cv = _r(rng, cfg.afib_cv)
+            rr = rng.lognormal(0, np.sqrt(np.log(1 + cv**2)), n).clip(0.45, 2.5)
+        else:
+            a = _r(rng, cfg.rsa_si if rhythm == 'SI' else cfg.rsa) if rhythm in ('SR', 'SI', 'SB', 'ST') else _r(rng, cfg.rsa)/3
+            e = rng.standard_normal(n)*_r(rng, cfg.hrv)
+            for i in range(1, n): e[i] += 0.5*e[i - 1]
+            rr = np.ones(n); t = 0.
+            for i in range(n): rr[i] = 1 + a*np.sin(2*np.pi*f_resp*t + ph) + e[i]; t += rr0*rr[i]
+        t0 = -rng.uniform(0.3, 1.2)*rr0 - rr0
+        for _ in range(3):                                            # the label's rate is the median RR inside the record
+            r = t0 + np.concatenate([[0], np.cumsum(rr[:-1])]); ins = np.diff(r[(r >= 0) & (r < seconds)])
+            rr = rr*rr0/np.median(ins if len(ins) else rr)
+        r = t0 + np.concatenate([[0], np.cumsum(rr[:-1])])
+        r = r[r < seconds + 1.5]
+        p = r.copy() if rhythm in ('SR', 'SI', 'SB', 'ST', 'AT') else np.full(len(r), np.nan)
+    kinds = np.full(len(r), 'N')
+    inside = np.flatnonzero((r > 0.3) & (r < seconds - 0.5))[1:-1]
+    pac = rhythm in ('SR', 'SI', 'SB', 'ST', 'AT') and rng.random() < cfg.pac_p
+    pvc = rng.random() < cfg.pvc_p
+    for kind, on in (('A', pac), ('V', pvc)):
+        if not on or len(inside) < 3: continue
+        k = min(int(rng.integers(cfg.ectopics[0], cfg.ectopics[1] + 1)), max(1, len(inside)//5))
+        for j in rng.choice(inside, k, replace=False):
+            if kinds[j] != 'N' or kinds[j - 1] != 'N' or (j + 1 < len(kinds) and kinds[j + 1] != 'N'): continue
+            rr_prev = r[j] - r[j - 1]
+            if kind == 'A':                                           # premature P + normal QRS, sinus node reset
+                new = r[j - 1] + rr_prev*rng.uniform(0.6, 0.8)
+                shift = new + rr_prev*rng.uniform(1.0, 1.1) - r[j + 1] if j + 1 < len(r) else 0
+                r[j] = new; r[j + 1:] += shift
+                if not np.isnan(p[j]): p[j] = new; p[j + 1:] += shift
+            else:                                                     # early wide QRS, compensatory pause
+                r[j] = r[j - 1] + rr_prev*rng.uniform(0.5, 0.72)
+            kinds[j] = kind
+    info.update(n_pac=int((kinds == 'A').sum()), n_pvc=int((kinds == 'V').sum()))
+    return r, kinds, p, info
+
+# %% ../nbs/01_synth.ipynb #morph001
+def _rot_z(a): c, s = np.cos(a), np.sin(a); return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.]])
+def _rot_y(a): c, s = np.cos(a), np.sin(a); return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+def _rot_x(a): c, s = np.cos(a), np.sin(a); return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+def _lead_axis(v):
+    "Frontal axis (deg) a VCG direction shows in leads I and aVF (Einthoven's formula)."
+    i, ii = DOWER[0] @ v, DOWER[1] @ v
+    return np.degrees(np.arctan2((ii - i/2)*2/np.sqrt(3), i))
+
+def _turn_to_axis(v, axis):
+    "The turn (rad) about the sagittal axis that makes VCG direction `v` show frontal axis `axis` (deg) in leads I/aVF."
+    a = np.linspace(-np.pi, np.pi, 1441); c, s = np.cos(a), np.sin(a)
+    V = np.stack([c*v[0] - s*v[1], s*v[0] + c*v[1], np.full_like(a, v[2])])
+    i, ii = DOWER[0].astype(np.float64)@V, DOWER[1].astype(np.float64)@V
+    ang = np.degrees(np.unwrap(np.arctan2((ii - i/2)*2/np.sqrt(3), i)))
+    o = np.argsort(ang); t = axis + 360*np.floor((ang.max() - axis)/360)
+    return np.interp(t, ang[o], a[o])
+
+def morphology(rng:np.random.Generator, # random generator
+               cfg:SynthConfig, # ranges
+              ) -> dict: # wave directions (3,) in VCG space (mV), widths and intervals (s)
+    "One heart: axis, voltages, QRS width and shape (incl. BBB), Q waves, T and ST, P, intervals."
+    m = dict(axis=rng.triangular(cfg.axis_deg[0], cfg.axis_mode, cfg.axis_deg[1]), pr=_r(rng, cfg.pr_ms)/1000, qtc=_r(rng, cfg.qtc_ms)/1000,
+             qt_exp=0.5 if rng.random() < 0.5 else 1/3, bbb=None, qwave=None, voltage='normal', t='normal')
+    u = rng.random(); m['bbb'] = ('RBBB' if u < cfg.bbb_p/2 else 'LBBB') if u < cfg.bbb_p else None
+    m['qrs'] = _r(rng, cfg.bbb_ms if m['bbb'] else cfg.qrs_ms)/1000
+    R = np.array([0.95, 0.85, rng.uniform(-0.75, -0.15)])             # Z: R-wave progression across V1-V6
+    S = np.array([-0.12, -0.2, rng.uniform(0.3, 0.8)])
+    Q = np.array([-0.1, -0.05, 0.05])*rng.uniform(0.3, 1.2)
+    T = np.array([0.22, 0.25, -0.08])*rng.uniform(0.6, 1.4)
+    tilt = _rot_y(rng.normal(0, 0.25))@_rot_x(rng.normal(0, 0.1))   # horizontal-plane turn: R-wave progression
+    rot = _rot_z(_turn_to_axis(tilt@R, m['axis']))@tilt
+    v = rng.uniform(*cfg.amp); u = rng.random()
+    if u < cfg.low_volt_p: v *= rng.uniform(0.3, 0.55); m['voltage'] = 'low'
+    elif u < cfg.low_volt_p + cfg.lvh_p: v *= rng.uniform(1.8, 2.6); m['voltage'] = 'high'
+    q = (m['qrs'] if not m['bbb'] else 0.09)/0.077                       # time scale of the normal part of the complex
+    m['q0'] = -0.045*q                                                 # QRS onset relative to R
+    waves = [('Q', -0.025*q, 0.008*q, Q), ('R', 0., 0.010*q, R), ('S', 0.028*q, 0.011*q, S)]
+    if m['bbb'] == 'RBBB':                                             # late rightward-anterior force: R' in V1, wide S in I/V6
+        waves.append(('R2', m['qrs'] - 0.07, 0.018, np.array([-0.45, 0.05, -0.6])*rng.uniform(0.7, 1.2)))
+        T = T + np.array([0, 0, 0.12])                                 # secondary T inversion in V1-V2
+    elif m['bbb'] == 'LBBB':                                           # no septal q, two broad leftward-posterior humps
+        d = np.array([0.8, 0.25, 0.55])*rng.uniform(0.9, 1.3); w = (m['qrs'] - 0.01)/2.975
+        waves = [('R', -0.5*w - 0.005, 0.35*w, d), ('R2', 0.6*w + 0.005, 0.4*w, d*rng.uniform(0.8, 1.1))]
+        m['q0'] = -1.375*w - 0.005
+        T = -0.3*d
+    if rng.random() < cfg.qwave_p:
+        m['qwave'] = 'inferior' if rng.random() < 0.5 else 'anterior'
+        waves.append(('Qp', -0.03*q, 0.013, np.array([0, -0.4, 0]) if m['qwave'] == 'inferior' else np.array([0, 0, 0.45])))
+    if m['voltage'] == 'high': T = T - 0.45*R*rng.uniform(0.3, 1) if rng.random() < 0.6 else T   # strain
+    u = rng.random()
+    if u < cfg.t_flat_p: T = T*rng.uniform(0.05, 0.3); m['t'] = 'flat'
+    elif u < cfg.t_flat_p + cfg.t_inv_p: T = -T*rng.uniform(0.4, 1.); m['t'] = 'inverted'
+    m['st'] = rng.uniform(-1, 1, 3)*cfg.st_mv if rng.random() < cfg.st_p else np.zeros(3)
+    m['waves'] = [(n, o, s, rot@d*v) for n, o, s, d in waves]
+    m['T'], m['t_sig'] = rot@(T*np.sqrt(v)), rng.uniform(0.04, 0.06)
+    m['st'] = rot@m['st']
+    m['P'], m['p_sig'] = np.array([0.05, 0.15, 0.03])*rng.uniform(0.6, 1.5), rng.uniform(0.016, 0.024)
+    a = np.radians(rng.choice([rng.uniform(-170, -40), rng.uniform(110, 190)]))  # ectopic atrial focus
+    m['P_ect'] = np.array([np.cos(a), np.sin(a), rng.normal(0, 0.3)])*rng.uniform(0.1, 0.2)
+    m['P_retro'] = np.array([0., -0.1, 0.03])*rng.uniform(0.6, 1.4)
+    a, b = rng.uniform(0, 2*np.pi, 2)
+    m['pvc'] = np.array([np.cos(a)*np.cos(b), np.sin(a)*np.cos(b), np.sin(b)])*rng.uniform(1., 2.)*v
+    return m
 
 # %% ../nbs/01_synth.ipynb #219150eb
-def _atrial(rhythm, n, rng, fl):
-    "Atrial baseline activity (3, n) in mV for fibrillation or flutter; zeros otherwise."
+def _add_waves(vcg, centres, sigma, direction, amp=None):
+    "Add one Gaussian wave per centre into vcg (3, n), evaluating only +-4 sigma around each centre."
+    n = vcg.shape[1]
+    if len(centres) == 0: return
+    half = int(4*sigma*FS) + 1
+    idx = np.round(np.asarray(centres)*FS).astype(int)[:, None] + np.arange(-half, half + 1)
+    g = np.exp(-0.5*((idx/FS - np.asarray(centres)[:, None])/sigma)**2)
+    if amp is not None: g = g*np.asarray(amp)[:, None]
+    ok = (idx >= 0) & (idx < n)
+    idx, g = idx[ok], g[ok]
+    for k in range(3):
+        if direction[k]: vcg[k] += np.bincount(idx, g*direction[k], n)
+
+def heart_vcg(rhythm:str, # a key of RHYTHMS
+              rng:np.random.Generator, # random generator
+              cfg:SynthConfig, # ranges
+             ) -> tuple: # (vcg (3, n) in mV, info dict)
+    "The heart's 3-D vector over one record: beats, ectopy, respiration and atrial activity."
+    n = int(cfg.seconds*FS)
+    r, kinds, p, info = beat_times(rhythm, rng, cfg.seconds, cfg)
+    m = morphology(rng, cfg)
+    vcg = np.zeros((3, n))
+    rr_prev = np.diff(r, prepend=r[0] - np.median(np.diff(r)) if len(r) > 1 else 1.)
+    f, ph, a = _r(rng, cfg.resp_hz), rng.uniform(0, 2*np.pi), _r(rng, cfg.resp_amp)
+    amp = 1 + a*np.sin(2*np.pi*f*r + ph)                               # respiratory amplitude modulation
+    nv, v = kinds != 'V', kinds == 'V'
+    q0 = m['q0']
+    for name, off, sig, d in m['waves']: _add_waves(vcg, r[nv] + off, sig, d, amp[nv])
+    qt = m['qtc']*np.clip(rr_prev, 0.25, 2.)**m['qt_exp']
+    tc = r + q0 + qt - 2.3*m['t_sig']                                  # T ends ~QT after the QRS onset
+    _add_waves(vcg, tc[nv], m['t_sig'], m['T'], amp[nv])
+    if m['st'].any(): _add_waves(vcg, (r + 0.5*(tc - r) + 0.02)[nv], 0.3*np.median(tc - r), m['st'])
+    if v.any():                                                        # PVC: wide, bizarre, discordant T, no P of its own
+        _add_waves(vcg, r[v] - 0.02, 0.022, m['pvc']); _add_waves(vcg, r[v] + 0.035, 0.026, 0.6*m['pvc'])
+        _add_waves(vcg, r[v] + qt[v] + 0.03, 0.06, -0.35*m['pvc'])
+    pr = m['pr']*(1 - 0.15*np.clip((60/np.clip(rr_prev, 0.25, 2) - 70)/100, -0.5, 1))   # PR shortens with rate
+    if rhythm in ('SR', 'SI', 'SB', 'ST', 'AT'):
+        ok = ~np.isnan(p)
+        pc = p + q0 - pr + 2*m['p_sig']
+        ect = kinds == 'A' if rhythm != 'AT' else np.ones(len(r), bool)
+        _add_waves(vcg, pc[ok & ~ect], m['p_sig'], m['P'])
+        _add_waves(vcg, pc[ok & ect], m['p_sig'], m['P_ect'])
+    if rhythm == 'SVT':
+        info['retro_p'] = bool(rng.random() < cfg.svt_retro_p)
+        if info['retro_p']: _add_waves(vcg, r[nv] + rng.uniform(0.06, 0.1), 0.018, m['P_retro'])
     t = np.arange(n)/FS
-    kind = RHYTHMS[rhythm][3]
-    if kind == 'fib':
-        f = sum(rng.uniform(0.5, 1)*np.sin(2*np.pi*rng.uniform(4, 9)*t + rng.uniform(0, 6.3)) for _ in range(4))
-        f = f/4*rng.uniform(0.05, 0.15)*(1 + 0.3*np.sin(2*np.pi*rng.uniform(0.1, 0.5)*t))
-        d = np.array([-0.35, 0.3, -0.9])
-    elif kind == 'flutter':
-        ph = (t*fl + rng.uniform()) % 1
-        f = rng.uniform(0.1, 0.2)*np.where(ph < 0.8, ph/0.8, (1 - ph)/0.2)
-        f -= f.mean(); d = np.array([0.1, -1., -0.3])
-    else: return np.zeros((3, n))
-    return d[:, None]*f[None]
+    if rhythm == 'AFIB':                                               # f-waves: a few drifting 4-9 Hz components
+        fa = _logu(rng, cfg.fwave_mv); f = np.zeros(n)
+        for _ in range(3):
+            fr = _r(rng, cfg.fwave_hz) + 0.6*np.cumsum(rng.standard_normal(n))/np.sqrt(n)
+            f += rng.uniform(0.5, 1)*np.sin(2*np.pi*np.cumsum(fr)/FS + rng.uniform(0, 2*np.pi))
+        vcg += np.array([-0.25, 0.3, -0.9])[:, None]*(fa/1.2*f)[None]
+        info['fwave_mv'] = fa
+    elif rhythm == 'AF':                                               # saw-tooth: slow fall, fast rise (negative in II/III/aVF)
+        ph_ = ((t - info['flutter_t0'])*info['flutter_hz']) % 1
+        s = np.where(ph_ < 0.75, -ph_/0.75, -(1 - ph_)/0.25) + 0.5
+        vcg += np.array([0.05, 1., 0.25])[:, None]*(_r(rng, cfg.flutter_mv)*s)[None]
+    info.update({k: m[k] for k in ('axis', 'bbb', 'qwave', 'voltage', 't')}, qrs_ms=m['qrs']*1000, pr_ms=m['pr']*1000,
+                qtc_ms=m['qtc']*1000, rhythm=rhythm, r_times=r[(r >= 0) & (r < cfg.seconds)], kinds=kinds[(r >= 0) & (r < cfg.seconds)])
+    return vcg, info
+
+# %% ../nbs/01_synth.ipynb #noise002
+def electrode_noise(rng:np.random.Generator, # random generator
+                    n:int, # samples
+                    cfg:SynthConfig, # ranges
+                   ) -> np.ndarray: # (9, n) mV on electrodes RA, LA, LL, V1..V6
+    "What the skin-electrode contacts add: baseline wander, EMG bursts, mains hum, motion steps."
+    t = np.arange(n)/FS
+    w = _logu(rng, cfg.wander_mv)*rng.uniform(0.1, 0.6, (9, 1))       # one severity per record, shared unevenly
+    knots = np.arange(-1, cfg.seconds + 2, 1.5)
+    walk = np.cumsum(rng.standard_normal((9, len(knots))), 1); walk -= walk.mean(1, keepdims=True)
+    walk /= np.abs(walk).max(1, keepdims=True) + 1e-9
+    e = 0.5*np.stack([np.interp(t, knots, k) for k in walk])
+    a, ph = 2*np.pi*rng.uniform(0.12, 0.4)*t, rng.uniform(0, 2*np.pi, (9, 1))
+    e += 0.5*(np.cos(ph)*np.sin(a) + np.sin(ph)*np.cos(a))           # = sin(a + ph), two sines instead of nine
+    e *= w
+    emg = _logu(rng, cfg.emg_mv)*rng.uniform(0.3, 1.5, (9, 1))/np.sqrt(2)
+    env = np.interp(t, np.arange(0, cfg.seconds + 1, 0.5), rng.uniform(0, 1, int(cfg.seconds/0.5) + 2)**3*3)
+    wn = rng.standard_normal((9, n + 1), dtype=np.float32); e += (emg*env)*(wn[:, 1:] + wn[:, :-1])
+    e += _r(rng, cfg.mains_mv)*rng.uniform(0.5, 1.5, (9, 1))*np.sin(2*np.pi*rng.choice([50, 60])*t + rng.uniform(0, 2*np.pi))
+    if rng.random() < cfg.step_p:
+        t0, tau = rng.uniform(0, cfg.seconds), rng.uniform(0.2, 1.5)
+        e[rng.integers(9)] += rng.choice([-1, 1])*_r(rng, cfg.step_mv)*np.where(t >= t0, np.exp(-(t - t0)/tau), 0)
+    return e
+
+def record_leads(heart:np.ndarray, # (8, n) I, II, V1..V6 of the heart alone (mV)
+                 rng:np.random.Generator, # random generator
+                 cfg:SynthConfig, # ranges
+                ) -> np.ndarray: # float32 (12, n) in LEADS order
+    "Record as an electrocardiograph does: electrodes + noise -> 8 channels (gain error, quantisation) -> derived leads."
+    if not cfg.noise: return np.concatenate([limb_leads(heart[0], heart[1]), heart[2:]]).astype(np.float32)
+    n = heart.shape[1]
+    wct = (heart[0] + heart[1])/3                                      # RA = 0, LA = I, LL = II
+    el = np.concatenate([np.zeros((1, n)), heart[:2], heart[2:] + wct]) + electrode_noise(rng, n, cfg)
+    ch = np.concatenate([el[1:3] - el[0], el[3:] - el[:3].mean(0)])   # I, II, V1..V6 against RA / Wilson's terminal
+    ch *= 1 + rng.uniform(-cfg.gain_err, cfg.gain_err, (8, 1))
+    if rng.random() < cfg.bad_lead_p:
+        k = rng.integers(2, 8)
+        ch[k] = ch[k]*0.02 + rng.normal(0, 0.005, n) if rng.random() < 0.5 else ch[k] + rng.normal(0, rng.uniform(0.1, 0.3), n)
+    step = rng.choice(cfg.adc_uv)/1000
+    ch = np.round(ch/step)*step                                        # ADC steps; derived leads follow exactly
+    return np.concatenate([limb_leads(ch[0], ch[1]), ch[2:]]).astype(np.float32)
 
 # %% ../nbs/01_synth.ipynb #defd45db
 def synth_record(rhythm:str='SR', # granular rhythm: SR, SI, SB, ST, SVT, AT, AFIB or AF
                  seed:int|np.random.Generator=0, # seed or generator
-                 seconds:float=10., # duration in seconds
-                ) -> np.ndarray: # float32 (12, seconds*500) in mV, leads in LEADS order
+                 seconds:float|None=None, # duration in seconds (default cfg.seconds)
+                 cfg:SynthConfig|None=None, # ranges (default SynthConfig())
+                 info:bool=False, # also return what was drawn (rate, morphology, ectopy)
+                ) -> np.ndarray: # float32 (12, seconds*500) in mV, leads in LEADS order (with info: (signal, dict))
     "One synthetic 12-lead ECG of a rhythm."
     if rhythm not in RHYTHMS: raise ValueError(f"unknown synthetic rhythm {rhythm!r}; choose from {', '.join(RHYTHMS)}")
+    cfg = cfg or SynthConfig()
+    if seconds is not None and seconds != cfg.seconds: cfg = replace(cfg, seconds=seconds)
     rng = np.random.default_rng(seed)
-    n = int(seconds*FS)
-    rot = _rotation(rng, rng.normal(0, 25))*rng.uniform(0.6, 1.5)
-    qrs_w = rng.uniform(0.85, 1.35)
-    beats, fl = beat_times(rhythm, rng, seconds)
-    rr = np.diff(beats, append=beats[-1] + np.diff(beats[-2:]) if len(beats) > 1 else 1.)
-    vcg = np.zeros((3, n))
-    pkind = RHYTHMS[rhythm][2]
-    for w, (off, sig, d) in WAVES.items():
-        d = rot @ np.array(d)
-        if w == 'P':
-            if pkind is None: continue
-            if pkind == 'ectopic': d = rot @ np.array([0.05, -0.13, 0.05])
-            if pkind == 'retro': off, d = 0.09, rot @ np.array([0.0, -0.08, 0.02])
-            centres = beats + off*(0.9 + 0.2*rng.random())
-        elif w == 'T': centres = beats + 0.4*np.sqrt(np.clip(rr, 0.3, 2.0)) - 0.1
-        else: centres, sig = beats + off*qrs_w, sig*qrs_w
-        _add_waves(vcg, None, centres, sig, d)
-    vcg += _atrial(rhythm, n, rng, fl)
-    ecg = DOWER.astype(np.float64) @ vcg                        # I, II, V1..V6
-    t = np.arange(n)/FS
-    ecg += rng.uniform(0.005, 0.025)*rng.standard_normal((8, n))
-    ecg += rng.uniform(0, 0.02)*np.sin(2*np.pi*rng.choice([50, 60])*t + rng.uniform(0, 6.3, (8, 1)))
-    ecg += rng.uniform(0.02, 0.25, (8, 1))*np.sin(2*np.pi*rng.uniform(0.1, 0.45, (8, 1))*t + rng.uniform(0, 6.3, (8, 1)))
-    return np.concatenate([limb_leads(ecg[0], ecg[1]), ecg[2:]]).astype(np.float32)
+    vcg, inf = heart_vcg(rhythm, rng, cfg)
+    x = record_leads(DOWER.astype(np.float64) @ vcg, rng, cfg)
+    return (x, inf) if info else x
 
 # %% ../nbs/01_synth.ipynb #f9c75c32
-CLASS_RHYTHMS = dict(AFIB=['AFIB', 'AFIB', 'AF'], GSVT=['ST', 'SVT', 'AT'], SB=['SB'], SR=['SR', 'SR', 'SI'])
+# within a class the rhythms rotate in about the proportions of the Chapman release (ST 69%, SVT 26%, AT 5%; AFIB 80%, AF 20%)
+CLASS_RHYTHMS = dict(AFIB=['AFIB', 'AFIB', 'AF', 'AFIB', 'AFIB'], GSVT=['ST', 'ST', 'SVT', 'ST', 'AT'], SB=['SB'], SR=['SR', 'SR', 'SI'])
+
+_TEXT, _HALF_UV = None, 40_000  # strings of every half-µV value within +-40 mV, built once per process
+
+def csv_text(x:np.ndarray, # (n, 12) in µV
+            ) -> str: # CSV text with one decimal, no header, as the Chapman release
+    "Rows of µV values as CSV text; a table lookup (5x faster than % formatting) for values on the half-µV grid."
+    global _TEXT
+    h = np.round(x*2)
+    if np.abs(h).max() > 2*_HALF_UV or np.abs(h - x*2).max() > 1e-3: return ('%.1f,'*11 + '%.1f\n')*len(x) % tuple(x.ravel())
+    if _TEXT is None: _TEXT = np.array(['%.1f' % (v/2) for v in range(-2*_HALF_UV, 2*_HALF_UV + 1)], dtype=object)
+    return '\n'.join([','.join(r) for r in _TEXT[h.astype(np.int64) + 2*_HALF_UV].tolist()]) + '\n'
 
 def _write_one(args):
     "Generate and write one record; returns its id."
-    out, rid, rhythm, seed = args
-    x = synth_record(rhythm, seed).T*1000                        # µV, (5000, 12) as in the release
-    (Path(out)/f'{rid}.csv').write_text(('%.3f,'*11 + '%.3f\n')*len(x) % tuple(x.ravel()))  # 3x faster than savetxt
+    out, rid, rhythm, seed, cfg = args
+    x = synth_record(rhythm, seed, cfg=cfg).T.astype(np.float64)*1000   # µV, (5000, 12) as in the release
+    (Path(out)/f'{rid}.csv').write_text(csv_text(x))                      # exact: ADC steps make 0.5 µV multiples
     return rid
 
 def synth_plan(n:int=400, # number of records
@@ -149,11 +390,12 @@ def make_synth(out:str|Path, # output folder
                seed:int=0, # random seed
                workers:int|None=None, # processes (default: all cores)
                progress:bool=True, # show a progress bar
+               cfg:SynthConfig|None=None, # generator ranges (default SynthConfig())
               ) -> Path: # the output folder
     "Write a synthetic dataset in the Chapman-Shaoxing layout."
     out = Path(out); (out/'ECGDataDenoised').mkdir(parents=True, exist_ok=True)
     plan = synth_plan(n, seed)
-    args = [(out/'ECGDataDenoised', f, r, int(s)) for f, r, s in zip(plan.FileName, plan.Rhythm, plan.seed)]
+    args = [(out/'ECGDataDenoised', f, r, int(s), cfg) for f, r, s in zip(plan.FileName, plan.Rhythm, plan.seed)]
     workers = min(workers or os.cpu_count() or 1, max(n, 1))
     with ProcessPoolExecutor(workers) as ex:
         it = ex.map(_write_one, args, chunksize=max(1, n//(workers*8)))
