@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from .core import command
+from .evaluate import md_table
 
 # %% auto #0
 __all__ = ['SYNTHETIC_NOTE', 'DemoConfig', 'run_demo', 'write_report', 'demo_notebook', 'run_demo_notebook', 'ecgv_demo']
@@ -123,7 +124,7 @@ def _search_md(out:Path) -> list:
     cols = ['number', 'state', 'value'] + [c for c in tr.columns if c.startswith('params_')]
     return ["## Search (Optuna, head stage)", "", f"{len(tr)} trials of a grid over the head stage's learning rate, each scored by "
             "its best validation macro-F1; the final model trains from the best one (`search/best_params.yaml`).", "",
-            tr[cols].round(4).to_markdown(index=False), "", "![optimisation history](search/history.png)" if (out/'search'/'history.png').exists() else "", ""]
+            md_table(tr[cols].round(4), index=False), "", "![optimisation history](search/history.png)" if (out/'search'/'history.png').exists() else "", ""]
 
 def write_report(out:Path, # demo folder (holds eval/, explain/, search/, real/)
                  cfg:DemoConfig, # the demo's settings

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_search.ipynb #cc05e4a3
 from __future__ import annotations
-import importlib, json, math, os, re, shutil, signal, socket, sys, time, warnings
+import contextlib, importlib, json, math, os, re, shutil, signal, socket, sys, time, warnings
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
@@ -237,27 +237,28 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
            train_kw:dict|None=None, # TrainConfig fields every trial uses, over the space's `fixed` (arch, weights, epochs, size, bs)
           ) -> dict:
     "Run one search worker: create/join the study, evaluate tickets until none are left, write the outputs."
-    sp = dict(load_space(space) if not isinstance(space, dict) else space)
-    out = Path(out)
-    from ecg_vision.train import config_paths
-    b = config_paths(yaml.safe_load(Path(base).read_text()) or {}, Path(base).parent) if isinstance(base, (str, Path)) else dict(base or {})
-    fixed = {**sp['fixed'], **(train_kw or {}), 'folds': folds or sp['folds']}
-    if lmdb: fixed['lmdb'] = str(Path(lmdb).absolute())
-    is_train = objective == 'train'
-    if is_train and sp['stage'] == 'full' and b.get('stage') == 'head':
-        fixed['weights'] = str((out/'head'/'model.pth').absolute())
-    sp['fixed'] = fixed
-    if is_train:
-        check_train_names({**b, **fixed, **sp['params'], **sp['around']}, f"{sp['stage']} space / base {base}")
-        preflight({**b, **fixed})
-    s = open_study(storage, study, sp, n_trials, b, seed, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry)
-    if is_train and 'weights' in fixed and fixed['weights'] == str((out/'head'/'model.pth').absolute()):
-        ensure_head({**s.user_attrs['base'], 'lmdb': fixed.get('lmdb', b.get('lmdb', ''))}, out/'head')
-    fn = _objective(objective, out, quiet=not progress) if isinstance(objective, str) else objective
-    ran = run_worker(s, fn, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=progress,
-                     verbose=verbose, linger=linger)
-    left = tickets_left(s)  # only a worker that sees the study finished writes, so no older snapshot overwrites the final one
-    return dict(study=s, ran=ran, left=left, outputs={} if left else write_outputs(s, out))
+    with quiet_optuna():  # Optuna's INFO lines (coloured) would repeat what the worker prints itself
+        sp = dict(load_space(space) if not isinstance(space, dict) else space)
+        out = Path(out)
+        from ecg_vision.train import config_paths
+        b = config_paths(yaml.safe_load(Path(base).read_text()) or {}, Path(base).parent) if isinstance(base, (str, Path)) else dict(base or {})
+        fixed = {**sp['fixed'], **(train_kw or {}), 'folds': folds or sp['folds']}
+        if lmdb: fixed['lmdb'] = str(Path(lmdb).absolute())
+        is_train = objective == 'train'
+        if is_train and sp['stage'] == 'full' and b.get('stage') == 'head':
+            fixed['weights'] = str((out/'head'/'model.pth').absolute())
+        sp['fixed'] = fixed
+        if is_train:
+            check_train_names({**b, **fixed, **sp['params'], **sp['around']}, f"{sp['stage']} space / base {base}")
+            preflight({**b, **fixed})
+        s = open_study(storage, study, sp, n_trials, b, seed, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry)
+        if is_train and 'weights' in fixed and fixed['weights'] == str((out/'head'/'model.pth').absolute()):
+            ensure_head({**s.user_attrs['base'], 'lmdb': fixed.get('lmdb', b.get('lmdb', ''))}, out/'head')
+        fn = _objective(objective, out, quiet=not progress) if isinstance(objective, str) else objective
+        ran = run_worker(s, fn, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=progress,
+                         verbose=verbose, linger=linger)
+        left = tickets_left(s)  # only a worker that sees the study finished writes, so no older snapshot overwrites the final one
+        return dict(study=s, ran=ran, left=left, outputs={} if left else write_outputs(s, out))
 
 # %% ../nbs/07_search.ipynb #2226b161
 @command
