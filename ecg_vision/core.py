@@ -85,7 +85,7 @@ def quiet_warnings():
 COMMANDS = dict(  # console command -> the module that defines it (settings.ini points every one at `main`)
     ecgv_split='split', ecgv_synth='synth', ecgv_render='render', ecgv_pack='lmdb', ecgv_train='train', ecgv_eval='evaluate',
     ecgv_report='report', ecgv_search='search', ecgv_explain='explain', ecgv_predict='explain', ecgv_slurm='slurm',
-    ecgv_demo='demo')
+    ecgv_demo='demo', ecgv_robust='capture')
 
 def main(name:str|None=None, # command name (default: the name the program was started as)
         ):

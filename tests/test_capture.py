@@ -1,0 +1,49 @@
+"Tests of ecg_vision.capture: `ecgv_robust` end to end on a tiny run (subprocess), and its bad input."
+import json, shutil, sys
+import pandas as pd, pytest, torch
+from conftest import run
+
+ENTRY = None
+
+def _cmd():
+    "The installed console script, or the same entry point run by this Python (until a reinstall registers it)."
+    exe = shutil.which('ecgv_robust')
+    return [exe] if exe else [sys.executable, ENTRY]
+
+@pytest.fixture(scope='module')
+def tiny(synth_dir, tmp_path_factory):
+    from ecg_vision.lmdb import render_to_lmdb
+    from ecg_vision.models import build_model
+    from ecg_vision.data import CLASSES
+    global ENTRY
+    d = tmp_path_factory.mktemp('robust')
+    ENTRY = d/'ecgv_robust.py'  # a script file, as a console-script wrapper is (`python -c` would skip argument parsing)
+    ENTRY.write_text('import sys\nfrom ecg_vision.capture import ecgv_robust\nsys.exit(ecgv_robust())\n')
+    lm = render_to_lmdb(synth_dir/'split_test.csv', 'std', 48, d/'test.lmdb', progress=False)
+    rd = d/'run'; rd.mkdir()
+    torch.manual_seed(0)
+    torch.save(build_model('mobilenet_v3_small', 4, weights='none').state_dict(), rd/'model.pth')
+    (rd/'params.json').write_text(json.dumps(dict(arch='mobilenet_v3_small', classes=CLASSES, size=0, input_size=[48, 48])))
+    return d, lm, rd
+
+def test_ecgv_robust(tiny):
+    d, lm, rd = tiny
+    out = d/'out'
+    p = run(*_cmd(), '--model', rd, '--lmdb', lm, '--out', out, '--conditions', 'blur,lighting,phone',
+            '--severities', '1,2', '--n_boot', 20, timeout=120)
+    assert 'robustness.csv' in p.stdout and 'phone' in p.stdout
+    df = pd.read_csv(out/'robustness.csv')
+    assert list(df.columns) == ['condition', 'severity', 'f1', 'lo', 'hi', 'accuracy', 'n', 'f1_rel']
+    assert list(df.condition) == ['clean'] + ['blur', 'lighting', 'phone']*2 and list(df.severity) == [0, 1, 1, 1, 2, 2, 2]
+    assert (df.lo <= df.f1 + 1e-9).all() and (df.f1 <= df.hi + 1e-9).all() and df.f1.between(0, 1).all()
+    assert df.f1_rel[0] == 1 and (df.n == df.n[0]).all()
+    assert (out/'robustness.png').stat().st_size > 10_000
+
+def test_ecgv_robust_bad_input(tiny, tmp_path):
+    d, lm, rd = tiny
+    p = run(*_cmd(), '--model', rd, '--lmdb', lm, '--out', tmp_path, '--conditions', 'sepia', check=False)
+    assert p.returncode == 2 and "unknown condition(s) ['sepia']" in p.stderr and 'Traceback' not in p.stderr
+    p = run(*_cmd(), '--model', tmp_path/'nope', '--lmdb', lm, '--out', tmp_path, check=False)
+    assert p.returncode == 2 and 'nope: no such run folder' in p.stderr
+    p = run(*_cmd(), '--model', rd, check=False)
+    assert p.returncode != 0 and 'give --model RUN_DIR, --lmdb TEST_LMDB and --out DIR' in p.stderr
