@@ -19,11 +19,11 @@ from .models import cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'to_input', 'predictor',
-           'is_rectifier', 'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay',
-           'explain_figure', 'explain_plot', 'lead_shares', 'layout_consistency', 'consistency_table', 'summarise',
-           'blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig',
-           'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'ecgv_predict']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'IMAGE_SUFFIXES', 'to_input',
+           'predictor', 'is_rectifier', 'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch',
+           'overlay', 'explain_figure', 'explain_plot', 'lead_shares', 'layout_consistency', 'consistency_table',
+           'summarise', 'blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares',
+           'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'predict_image', 'ecgv_predict']
 
 # %% ../nbs/08_explain.ipynb #82282dcd
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -425,10 +425,10 @@ def cam_png(res:dict, # `predict_file` result
            ) -> Path:
     "Write the chart | Grad-CAM | Guided Grad-CAM figure of a prediction at display resolution."
     h, w = res['chart'].shape[:2]; size = (display, round(display*w/h))
-    big = render(res['signal'], res['layout'], size)
+    big = render(res['signal'], res['layout'], size) if 'signal' in res else _resize(res['chart'], size, cv2.INTER_CUBIC)
     p = res['probs'][res['pred']]
     fig = explain_plot(big, {'Grad-CAM': res['gradcam'], 'Guided Grad-CAM': res['guided']},
-                       f"{Path(res.get('source', 'record')).name} ({res['layout']}): predicted {res['pred']} (p {p:.2f})", display,
+                       f"{Path(res.get('source', 'record')).name} ({res.get('layout', 'image')}): predicted {res['pred']} (p {p:.2f})", display,
                        note=_flat_note(res['gradcam']))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), fig[..., ::-1])
@@ -459,8 +459,26 @@ def ecgv_explain(model:str=None, # training run folder (model.pth + params.json)
     if summ.get('collapsed'): print(f"warning: {summ['collapsed']}")
     print(f"wrote {len(list(files['overlays'].glob('*.png')))} overlays to {files['overlays']}, tables to {Path(out)}")
 
+def predict_image(path:str|Path, # PNG or JPEG of a chart: a photo, a scan, a screenshot
+                  run_dir:str|Path, # training run folder
+                  device='cpu', # where to run the model
+                  force:bool=False, # classify even an image that does not look like an ECG chart
+                 ) -> dict: # probs, pred, chart (the model's input), gradcam, guided, likeness (score, reason), source
+    "Class probabilities and Grad-CAM maps for an image of a chart, brought to the model's input as training charts are."
+    from ecg_vision.capture import LIKELY, chart_likeness, input_size, read_chart
+    model, params = load_run(run_dir, device)
+    chart = read_chart(path, input_size(params))  # whole image, resized with INTER_AREA to the run's input size
+    score, why = chart_likeness(chart)
+    if score < LIKELY and not force: raise ValueError(f"{path}: does not look like an ECG chart ({why}; score {score:.2f}); --force classifies it anyway")
+    e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device, (params['mean'], params['std'])))
+    classes = list(params.get('classes', CLASSES))
+    return dict(probs=pd.Series(e['prob'][0], index=classes), pred=classes[int(e['pred'][0])], chart=chart, gradcam=e['gradcam'][0],
+                guided=e['guided'][0], likeness=(score, why), source=str(path))
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
+
 @command
-def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem)
+def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem), or a PNG/JPEG of a chart
                  model:str=None, # training run folder (model.pth + params.json)
                  cam:str=None, # write the chart | Grad-CAM | Guided Grad-CAM figure here (PNG)
                  display:int=448, # chart height of the figure in pixels
@@ -468,8 +486,12 @@ def ecgv_predict(file:str, # Chapman .csv or WFDB record (.hea/.mat/stem)
                 ):
     "Class probabilities of one ECG file, and optionally its Guided Grad-CAM overlay."
     if not model: raise SystemExit("ecgv_predict: give --model RUN_DIR")
-    res = predict_file(file, model, force=force)
-    print(f"{file}: {res['verdict']}")
+    if Path(file).suffix.lower() in IMAGE_SUFFIXES:
+        res = predict_image(file, model, force=force)
+        score, why = res['likeness']; print(f"{file}: chart likeness {score:.2f} ({why})")
+    else:
+        res = predict_file(file, model, force=force)
+        print(f"{file}: {res['verdict']}")
     for c, p in res['probs'].items(): print(f"{c}\t{p:.4f}")
     print(f"predicted: {res['pred']}")
     if cam: print(f"wrote {cam_png(res, cam, display)}")

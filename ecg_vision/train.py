@@ -58,6 +58,7 @@ class TrainConfig:
     head_init: str = 'default'    # new head's init: default, xavier or kaiming
     precision: str = 'auto'       # auto (bf16, else fp16, on GPU; fp32 on CPU), bf16, fp16 or fp32
     aug: bool = False             # light augmentation of training charts
+    capture: float = 0.           # share of training charts passed through a random photo/scan capture (`ecg_vision.capture.TRAIN`), drawn anew each epoch
     num_workers: int = 0          # DataLoader workers
     device: str = ''              # '' picks the GPU when there is one; 'cpu' forces the CPU
     seed: int = 42                # seeds Python, NumPy, torch and the split
@@ -360,6 +361,9 @@ def fit_run(cfg:TrainConfig,     # the run
         atomic_write(run_dir/'params.json', json.dumps(run_params(cfg, meta, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
             device=str(dev), precision_used=run_precision(cfg, dev), world_size=max(num_distrib(), 1)), indent=1))
     stages = FIT_STAGES if cfg.stage == 'both' else (cfg.stage,)
+    if cfg.capture:  # photo/scan distortions on the training charts, fresh each epoch (seeded by chart, seed and epoch)
+        from ecg_vision.capture import CaptureCallback, TRAIN
+        cbs = [*(cbs or []), CaptureCallback(TRAIN, p=cfg.capture, seed=cfg.seed)]
     best = None
     for i, st in enumerate(stages):
         ck = None
@@ -488,6 +492,7 @@ def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config
                head_init:str=None,     # default, xavier or kaiming
                precision:str=None,     # auto, bf16, fp16 or fp32
                aug:bool=False,         # light augmentation
+               capture:float=None,     # share of training charts given a random photo/scan capture
                num_workers:int=None,   # DataLoader workers
                device:str=None,        # cpu, cuda, cuda:1 ... (default: GPU if any)
                seed:int=None,          # random seed

@@ -81,3 +81,24 @@ def test_forward_unchanged(arch):
     with torch.no_grad(): assert torch.equal(m(x), y0)
     assert e['guided'].shape == e['gradcam'].shape == (2, 64, 64)
     assert sum(len(s._forward_pre_hooks) + len(s._forward_hooks) + len(s._backward_hooks) for s in m.modules()) == 0
+
+def test_predict_photo_of_a_chart(trained, tmp_path):
+    "`ecgv_predict photo.jpg`: a phone-like capture of a chart is classified (with its likeness); a cat is refused in one line."
+    import cv2
+    from ecg_vision.capture import capture, conditions
+    from ecg_vision.data import read_record
+    from ecg_vision.render import render
+    from skimage import data
+    _, run_dir = trained
+    chart = render(read_record(FIX/'wfdb'/'E07500.hea'), 'std', (600, 800))
+    photo = capture(chart, conditions(1.0)['phone'], seed=123)
+    cv2.imwrite(str(tmp_path/'photo.jpg'), photo[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    p = run('ecgv_predict', tmp_path/'photo.jpg', '--model', run_dir, '--cam', tmp_path/'cam.png')
+    probs = dict(l.split('\t') for l in p.stdout.splitlines() if '\t' in l)
+    assert list(probs) == ['AFIB', 'GSVT', 'SB', 'SR'] and abs(sum(map(float, probs.values())) - 1) < 1e-3
+    assert 'chart likeness' in p.stdout and (tmp_path/'cam.png').is_file()
+    cv2.imwrite(str(tmp_path/'cat.png'), data.chelsea()[..., ::-1])
+    r = run('ecgv_predict', tmp_path/'cat.png', '--model', run_dir, check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and 'does not look like an ECG chart' in r.stderr
+    f = run('ecgv_predict', tmp_path/'cat.png', '--model', run_dir, '--force')
+    assert 'predicted:' in f.stdout and 'chart likeness 0.' in f.stdout
