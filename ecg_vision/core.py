@@ -70,6 +70,7 @@ def command(fn):
 QUIET_WARNINGS = [  # (category, start of the message): third-party warnings, silenced at the console entry points
     ('FutureWarning', '`torch.jit.script` is deprecated'),
     ('UserWarning', 'Kernel is running over TCP without encryption'),
+    ('Warning', 'IProgress not found'),  # tqdm.auto in a job's kernel (no ipywidgets): our progress is plain text there
 ]
 
 def quiet_warnings():

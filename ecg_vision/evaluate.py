@@ -340,11 +340,15 @@ def plot_log(log:pd.DataFrame|str|Path, # read_log output, or a log.csv path
         if c in log: a1.plot(log.step, log[c], marker='.', lw=1, label=c)
     for c in [c for c in log.columns if c not in ('epoch', 'train_loss', 'valid_loss', 'time', 'stage', 'step')]:
         if log[c].notna().any(): a2.plot(log.step, log[c], marker='.', lw=1, label=c)
-    for a, t in ((a1, 'loss'), (a2, 'validation metrics')):
-        for s in log.step[(log.stage != log.stage.shift()) & (log.step > 1)]: a.axvline(s - 0.5, color='grey', ls=':', lw=0.8)
-        a.set_xlabel('epoch (all stages)', fontsize=8); a.set_title(t, fontsize=9); a.tick_params(labelsize=7)
+    changes = log[(log.stage != log.stage.shift()) & (log.step > 1)]
+    for a, t, yl in ((a1, 'loss', 'cross-entropy'), (a2, 'validation metrics', 'score')):
+        for s, prev, new in zip(changes.step, log.stage.shift()[changes.index], changes.stage):
+            a.axvline(s - 0.5, color='grey', ls=':', lw=0.8, label=f'{prev} stage → {new} stage')
+        a.set_xlabel('epoch (all stages)', fontsize=8); a.set_ylabel(yl, fontsize=8); a.set_title(t, fontsize=9); a.tick_params(labelsize=7)
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         if a.lines: a.legend(fontsize=7)
+    stages = ' then '.join(dict.fromkeys(log.stage.astype(str))) if 'stage' in log else ''
+    fig.suptitle(f"Training curves ({stages})" if stages else 'Training curves', fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -468,7 +468,7 @@ def predict_image(path:str|Path, # PNG or JPEG of a chart: a photo, a scan, a sc
     from ecg_vision.capture import LIKELY, chart_likeness, input_size, read_chart
     model, params = load_run(run_dir, device)
     chart = read_chart(path, input_size(params))  # whole image, resized with INTER_AREA to the run's input size
-    score, why = chart_likeness(chart)
+    score, why = chart_likeness(read_chart(path, 512))  # judged at a resolution where grid lines and traces still show
     if score < LIKELY and not force: raise ValueError(f"{path}: does not look like an ECG chart ({why}; score {score:.2f}); --force classifies it anyway")
     e = explain_batch(model, cam_layer(model, params['arch']), to_input(chart, device, (params['mean'], params['std'])))
     classes = list(params.get('classes', CLASSES))

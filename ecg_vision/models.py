@@ -182,7 +182,8 @@ def _read_sd(f:Path) -> dict:
     if Path(f).suffix == '.safetensors':
         from safetensors.torch import load_file
         return load_file(str(f))
-    sd = torch.load(f, map_location='cpu', weights_only=True)
+    try: sd = torch.load(f, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{f}: not a plain state dict (refused by torch.load(weights_only=True): {type(e).__name__})") from None
     for k in ('model', 'state_dict'):
         if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]
     return sd

@@ -18,8 +18,8 @@ _all_ = ['SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', '
 # %% auto #0
 __all__ = ['SPACES', 'STAGES', 'load_space', 'toy_objective', 'pruning_callback', 'check_train_names', 'train_objective',
            'ensure_head', 'trials_table', 'best_config', 'plot_study', 'write_outputs', 'preflight', 'failures',
-           'search', 'ecgv_search', 'SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale',
-           'run_worker']
+           'quiet_optuna', 'search', 'ecgv_search', 'SpaceError', 'grid_values', 'suggest', 'open_storage',
+           'open_study', 'fail_stale', 'run_worker']
 
 # %% ../nbs/07_search.ipynb #36f481af
 SPACES = files('ecg_vision')/'spaces'  # packaged templates: head.yaml, full.yaml, grid.yaml
@@ -156,12 +156,15 @@ def plot_study(study:optuna.Study, # the study
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as vm
     out, res = Path(out), {}
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):  # an empty axis would say nothing
+        return {k: 'not drawn: no trial completed' for k in ('history', 'importance')}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', ExperimentalWarning)
         imp = lambda s: vm.plot_param_importances(s, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
         for name, fn in (('history', vm.plot_optimization_history), ('importance', imp)):
             try:
                 ax = fn(study); fig = ax.figure if hasattr(ax, 'figure') else ax.flat[0].figure
+                if name == 'history': ax.set_ylabel('trial score (validation macro-F1)'); ax.set_title(f"Optimisation history: study {study.study_name}")
                 fig.set_size_inches(6, 3.5)
                 _atomic(out/f'{name}.png', lambda p: fig.savefig(p, dpi=90, bbox_inches='tight', format='png'))
                 plt.close(fig); res[name] = out/f'{name}.png'
@@ -217,6 +220,13 @@ def _objective(name:str, out:Path, quiet:bool=False):
     mod, _, fn = name.partition(':')
     if not fn: raise ValueError(f"objective {name!r}: use train, toy or module:function")
     return getattr(importlib.import_module(mod), fn)
+
+@contextlib.contextmanager
+def quiet_optuna():
+    "Optuna's own logging at WARNING for the duration (its INFO lines repeat what our workers print, in colour)."
+    old = optuna.logging.get_verbosity(); optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try: yield
+    finally: optuna.logging.set_verbosity(old)
 
 def search(space:str|Path|dict, # search-space YAML, template name, or a loaded space
            storage:str, # study storage URL (see `open_storage`)

@@ -119,11 +119,18 @@ def job_notebook(notebook, # a stage notebook (with a `parameters`-tagged cell)
     return Path(dest)
 
 # %% ../nbs/09_slurm.ipynb #5ab7a6ad
-def _ipc_manager():
+def _ipc_manager(kernel:str):
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec
     class IPCKernelManager(AsyncKernelManager):
-        "A kernel on IPC sockets (files), not TCP."
+        "A kernel on IPC sockets (files), not TCP; 'python3' is this very interpreter (a venv's job runs in that venv)."
         def __init__(self, **kw): super().__init__(**kw); self.transport = 'ipc'
+        @property
+        def kernel_spec(self):
+            if self._kernel_spec is None and kernel == 'python3':
+                self._kernel_spec = KernelSpec(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+                                               display_name='python3', language='python', name='python3')
+            return super().kernel_spec
     return IPCKernelManager
 
 def execute_job(notebook, # stage notebook
@@ -138,7 +145,7 @@ def execute_job(notebook, # stage notebook
     old = os.environ.get('ECGV_JOB'); os.environ['ECGV_JOB'] = '1'  # the notebook's last cell then skips nbdev_export
     try:
         pm.execute_notebook(str(job), str(executed), parameters=parameters, kernel_name=kernel, cwd=str(notebook.parent),
-                            progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr, kernel_manager_class=_ipc_manager())
+                            progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr, kernel_manager_class=_ipc_manager(kernel))
     finally:
         job.unlink(missing_ok=True)
         if old is None: os.environ.pop('ECGV_JOB', None)

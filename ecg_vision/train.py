@@ -350,7 +350,8 @@ def fit_run(cfg:TrainConfig,     # the run
     ckf, resf = run_dir/'last.pth', run_dir/'results.json'
     if cfg.resume and resf.exists() and not ckf.exists(): return dict(json.loads(resf.read_text()), run_dir=str(run_dir), finished_before=True)
     if not cfg.resume and not rank_distrib(): clear_run(run_dir)
-    ckpt = torch.load(ckf, map_location='cpu', weights_only=True) if cfg.resume and ckf.exists() else None
+    try: ckpt = torch.load(ckf, map_location='cpu', weights_only=True) if cfg.resume and ckf.exists() else None
+    except Exception as e: raise ValueError(f"{ckf}: unreadable checkpoint ({type(e).__name__}); --fresh starts the run over") from None
     set_seed(cfg.seed)
     dev, classes = run_device(cfg), list(meta['classes'])
     dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev, stats=norm_stats(cfg.arch))

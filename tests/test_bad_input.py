@@ -4,7 +4,7 @@ One table, `CASES` in make_bad.py: (input, command, kind, expected message fragm
 its corpus folder (cached per session); each row checks one line naming the file and its true cause. To cover another
 command, add a runner to `RUNNERS` (how to run it on a corpus folder into `out`) and rows to `CASES`.
 """
-import importlib.util, os
+import importlib.util, os, subprocess, sys
 from pathlib import Path
 import pandas as pd
 import pytest
@@ -147,16 +147,16 @@ def test_predict_force_says_the_verdict(corpus, tiny_run):
 def test_eval_skips_a_corrupt_entry(tiny_run, tmp_path):
     "One flipped LMDB value: the evaluation finishes on the others, lists the bad key, exits 0."
     import shutil, lmdb as L
-    from ecg_vision.lmdb import read_index
-    test = tmp_path/'test.lmdb'; shutil.copytree(tiny_run[1], test)
-    key = read_index(test).key[0]
+    from ecg_vision.lmdb import index_csv
+    test = tmp_path/'test.lmdb'; shutil.copytree(tiny_run[1], test); shutil.copy(index_csv(tiny_run[1]), index_csv(test))
+    keys = pd.read_csv(index_csv(test)).key; key = keys[0]  # (not read_index: its cached reader would block this writer)
     env = L.open(str(test)); 
     with env.begin(write=True) as txn: v = bytearray(txn.get(key.encode())); v[30] ^= 0xFF; txn.put(key.encode(), bytes(v))
     env.close()
     p = run('ecgv_eval', '--model', tiny_run[0], '--lmdb', test, '--out', tmp_path/'ev', '--skip_cost', '--n_boot', 50)
     skipped = pd.read_csv(tmp_path/'ev'/'skipped.csv')
     assert skipped.key.tolist() == [key] and f"skipped 1 bad entries of {test}" in p.stdout
-    assert len(pd.read_csv(tmp_path/'ev'/'predictions.csv')) == len(read_index(test)) - 1
+    assert len(pd.read_csv(tmp_path/'ev'/'predictions.csv')) == len(keys) - 1
 
 @pytest.mark.parametrize('args,frag', [
     (['ecgv_train', '--lmdb', 'nope.lmdb'], 'nope.lmdb: no such LMDB'),
@@ -172,3 +172,13 @@ def test_user_errors_are_one_line(tmp_path, args, frag):
     p = run(*args, cwd=tmp_path, check=False)
     err = p.stderr.strip().splitlines()
     assert p.returncode == 2 and len(err) == 1 and err[0].startswith(args[0] + ': ') and frag in err[0], (p.returncode, p.stderr)
+
+def test_refused_weights_file_is_one_line(tiny_run, tmp_path):
+    "A .pth that holds a pickled object (not a state dict): refused by weights_only, said in one line, no 'weights_only=False' advice."
+    evil = tmp_path/'evil.pth'
+    subprocess.run([sys.executable, '-c', f"import torch\nclass Evil: pass\ntorch.save({{'model': Evil()}}, {str(evil)!r})"], check=True)
+    from ecg_vision.lmdb import index_csv
+    lm = Path(str(tiny_run[1]).replace('test.lmdb', 'train.lmdb'))
+    p = run('ecgv_train', '--lmdb', lm, '--arch', 'mobilenet_v3_small', '--weights', evil, '--epochs', 1, '--out', tmp_path/'r', check=False)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1 and f'{evil}: not a plain state dict' in err[0] and 'weights_only=False' not in p.stderr, p.stderr

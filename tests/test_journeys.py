@@ -155,6 +155,20 @@ def test_search_whose_trials_all_fail_exits_nonzero(e2e, tmp_path):
     assert 'none of its 2 trials completed; first failure: trial 0' in p.stderr.strip().splitlines()[-1]
 
 
+def test_timm_model_search_train_eval_explain_predict(e2e, tmp_path):
+    "A timm architecture from its offline ImageNet weights (the lite0 package) through search, training, evaluation, explanation, prediction."
+    w, s = e2e/'work', tmp_path/'search'
+    sh(f"ecgv_search --stage head --lmdb {w}/train.lmdb --arch tf_efficientnet_lite0 --weights imagenet --epochs 1 --n_trials 2 --folds 1 --out {s}", tmp_path)
+    sh(f"ecgv_train --config {s}/best_params.yaml --stage both --head_epochs 1 --epochs 1 --out {tmp_path}/run", tmp_path)
+    sh(f"ecgv_eval --model {tmp_path}/run --lmdb {w}/test.lmdb --out {tmp_path}/ev --skip_cost --n_boot 100", tmp_path)
+    sh(f"ecgv_explain --model {tmp_path}/run --lmdb {w}/test.lmdb --out {tmp_path}/ex --n 2 --faith 1 --limit 8", tmp_path)
+    out = sh(f"ecgv_predict {w}/data/ECGDataDenoised/SYN_0000_000003.csv --model {tmp_path}/run", tmp_path).stdout
+    p = json.loads((tmp_path/'run/params.json').read_text())
+    assert (p['arch'], p['weights'], p['mean'], p['std']) == ('tf_efficientnet_lite0', 'imagenet', [0.5]*3, [0.5]*3)  # timm's normalisation
+    assert list(pd.read_csv(tmp_path/'run/log.csv').stage) == ['head', 'full'] and 'predicted:' in out
+    assert json.loads((tmp_path/'ex/summary.json').read_text())['activation_family'] == 'relu6'
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Real data tutorial, on the real records the project ships (split, charts, predict one file with a trained run).
 
