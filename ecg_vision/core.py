@@ -64,6 +64,7 @@ def command(fn):
         return _cmd(**args)
     f = call_parse(_cmd)
     f.cli = cli
+    if fn.__module__ == '__main__': cli()  # `python -m ecg_vision.train ...` (what torchrun and accelerate launch)
     return f
 
 # %% ../nbs/00_core.ipynb #639a78a3
