@@ -144,10 +144,10 @@ def test_search_that_cannot_train_fails_in_one_line(e2e, tmp_path):
 
 
 def test_search_whose_trials_all_fail_exits_nonzero(e2e, tmp_path):
-    "Every trial fails (a batch size larger than the data): exit 2 naming the first failure, not 0."
+    "Every trial fails (an optimiser name the trainer refuses): exit 2 naming the first failure, not 0."
     sp = tmp_path/'space.yaml'
     sp.write_text(yaml.safe_dump(dict(stage='head', sampler='grid', pruner='none', folds=1, fixed={'stage': 'head'},
-                                      params={'lr': [1e-3, 2e-3], 'valid_pct': [0.0]})))
+                                      params={'lr': [1e-3, 2e-3], 'opt': ['lamb']})))
     p = subprocess.run(['ecgv_search', '--stage', 'head', '--space', str(sp), '--lmdb', str(e2e/'work/train.lmdb'),
                         '--arch', 'mobilenet_v3_small', '--weights', 'none', '--epochs', '1', '--out', str(tmp_path/'s'), '--quiet'],
                        capture_output=True, text=True)
