@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #9539073c
 from __future__ import annotations
-import functools, importlib, os, re, sys, time, traceback, warnings
+import functools, importlib, inspect, os, re, sys, time, traceback, warnings
 from pathlib import Path
 from fastcore.script import call_parse
 
@@ -64,8 +64,14 @@ def command(fn):
         return _cmd(**args)
     f = call_parse(_cmd)
     f.cli = cli
-    if fn.__module__ == '__main__': cli()  # `python -m ecg_vision.train ...` (what torchrun and accelerate launch)
+    if _run_as_module(fn): cli()  # `python -m ecg_vision.train ...` (what torchrun and accelerate launch)
     return f
+
+def _run_as_module(fn) -> bool:
+    "True when `fn`'s module is the program (`python -m ecg_vision.x`), not a notebook cell (also `__main__`)."
+    if fn.__module__ != '__main__': return False
+    try: return Path(sys.argv[0]).resolve() == Path(inspect.getfile(fn)).resolve()
+    except (TypeError, OSError): return False
 
 # %% ../nbs/00_core.ipynb #639a78a3
 QUIET_WARNINGS = [  # (category, start of the message): third-party warnings, silenced at the console entry points

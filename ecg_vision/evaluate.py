@@ -425,6 +425,7 @@ def ecgv_eval(model:str=None, # run folder (params.json + model.pth) or a .pth i
     if not (model and lmdb and out): raise SystemExit("ecgv_eval: give --model RUN_DIR, --lmdb TEST_LMDB and --out DIR")
     r = evaluate(model, lmdb, out, tta=tta, bs=bs, n_boot=n_boot, seed=seed, cost=not skip_cost)
     print(r['metrics'])
+    if (s := r['metrics'].pred_share) >= 0.9: print(f"warning: one class takes {s:.0%} of the predictions: a collapsed model")
     if r['tta'] is not None: print('layouts averaged per record (test-time ensembling):\n' + repr(r['tta']))
     if 'skipped' in r: print(f"skipped {len(pd.read_csv(r['skipped']))} bad entries of {lmdb} (listed in {r['skipped']})")
     print('wrote', ', '.join(str(v) for k, v in r.items() if isinstance(v, Path)))

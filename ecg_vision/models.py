@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-import torch, torchvision
+import numpy as np, torch, torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -303,9 +303,9 @@ def _sync(dev):
 
 def model_cost(model:nn.Module,  # model to measure (measured on the device it lives on)
                size:int=224,      # square input size in pixels
-               reps:int=5,        # timed forward passes of one image
+               reps:int=5,        # timed forward passes of one image (after two warm-up passes)
               ) -> dict:
-    "Parameters, state-dict bytes, MACs and latency per image of `model` at `size`."
+    "Parameters, state-dict bytes, MACs and latency per image (median and IQR over `reps` passes) of `model` at `size`."
     p = next(model.parameters()); dev = p.device
     buf = io.BytesIO(); torch.save(model.state_dict(), buf)
     x = torch.randn(1, 3, size, size, device=dev, dtype=p.dtype)
@@ -313,11 +313,13 @@ def model_cost(model:nn.Module,  # model to measure (measured on the device it l
     try:
         with torch.no_grad():
             with FlopCounterMode(display=False) as fc: model(x)
-            model(x); _sync(dev); t = time.perf_counter()
-            for _ in range(reps): model(x)
-            _sync(dev); lat = (time.perf_counter() - t)/reps
+            for _ in range(2): model(x)  # warm-up: allocator, kernels, caches
+            _sync(dev); times = []
+            for _ in range(reps):
+                t = time.perf_counter(); model(x); _sync(dev); times.append(time.perf_counter() - t)
+            q1, lat, q3 = np.percentile(times, [25, 50, 75])
     finally: model.train(was)
     return dict(params=sum(q.numel() for q in model.parameters()),
                 trainable=sum(q.numel() for q in model.parameters() if q.requires_grad),
                 state_dict_mb=len(buf.getbuffer())/2**20, gmacs=fc.get_total_flops()/2/1e9,
-                latency_ms=lat*1e3, size=size, device=str(dev))
+                latency_ms=float(lat*1e3), latency_iqr_ms=float((q3 - q1)*1e3), size=size, device=str(dev))
