@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_slurm.ipynb #0940f770
 from __future__ import annotations
-import json, os, re, shlex, shutil, signal, socket, subprocess, sys, threading, time
+import json, os, re, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 from dataclasses import asdict, dataclass, field, fields, replace
 from itertools import product
 from pathlib import Path
@@ -124,7 +124,9 @@ def _ipc_manager(kernel:str):
     from jupyter_client.kernelspec import KernelSpec
     class IPCKernelManager(AsyncKernelManager):
         "A kernel on IPC sockets (files), not TCP; 'python3' is this very interpreter (a venv's job runs in that venv)."
-        def __init__(self, **kw): super().__init__(**kw); self.transport = 'ipc'
+        def __init__(self, **kw):
+            super().__init__(**kw); self.transport = 'ipc'
+            self.ip = str(Path(tempfile.mkdtemp(prefix='ecgv-ipc-'))/'k')  # its own socket files: concurrent tasks never collide
         @property
         def kernel_spec(self):
             if self._kernel_spec is None and kernel == 'python3':
@@ -364,12 +366,20 @@ def queue_states(jobs):  # job ids
 def wait_jobs(jobs,              # job ids to wait for
               timeout:float=3600, # seconds before giving up (TimeoutError)
               poll:float=5):      # seconds between squeue calls
-    "Wait until no task of `jobs` is pending or running."
+    "Wait until no task of `jobs` is pending or running (or the rest can never start: an earlier stage failed)."
     t0 = time.time()
     while (q := queue_states(jobs)):
+        if _never_start(q): print(f"jobs {', '.join(sorted(q))} will never start (DependencyNeverSatisfied: an earlier stage failed)"); break
         if time.time() - t0 > timeout: raise TimeoutError(f"jobs {jobs} still queued after {timeout} s: {q}")
         time.sleep(poll)
     return round(time.time() - t0, 1)
+
+def _never_start(states:dict) -> bool:
+    "Whether every queued task left waits on a dependency that can no longer be met."
+    r = subprocess.run(['squeue', '-h', '-r', '-j', ','.join(sorted({k.split('_')[0] for k in states})), '-o', '%i|%r'],
+                       capture_output=True, text=True)
+    reasons = [l.split('|', 1)[1] for l in r.stdout.split() if '|' in l]
+    return bool(reasons) and all(x == 'DependencyNeverSatisfied' for x in reasons)
 
 def collect(out):  # output folder of an array (table.csv, task_i.json, task_i.ipynb), or of a pipeline (one such folder per stage)
     "One row per task: state, error, executed notebook, attempts, seconds, parameters (and `stage` for a pipeline folder)."
