@@ -118,7 +118,8 @@ def test_slurm_array_on_postgres(synth_dir, tmp_path):
     assert 'starting it again' in logtext  # the killed task's script restarted its worker
     workers = {t.user_attrs['slurm'] for t in done}
     assert len(workers) >= 2, workers  # the array really shared the study
-    assert all(Path(t.user_attrs['run_dir'], 'model.pth').exists() for t in done)
+    assert all(Path(t.user_attrs['run_dir'], 'results.json').exists() for t in done)  # each trial really trained
+    assert not any(any(Path(t.user_attrs['run_dir']).rglob('*.pth')) for t in done)  # and keeps its log, not its weights
     assert (out/'summary.json').exists() and (out/'best_params.yaml').exists()
     for t in sorted(tr, key=lambda t: t.number):
         print(f"trial {t.number} {t.state.name:8s} ticket {t.system_attrs['ticket']} grid {t.system_attrs['grid_id']} {t.params} "
