@@ -15,19 +15,17 @@ from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGr
 from scipy.stats import spearmanr
 from .core import command, confined, progress as show_progress
 from .data import CLASSES, FS, LEADS, MalformedECG, check_signal, read_record
-from .models import cam_layer
+from .models import IMAGENET_MEAN, IMAGENET_STD, cam_layer
 from .render import encode_png, panel_boxes, parse_size, render
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'IMAGE_SUFFIXES', 'to_input',
-           'predictor', 'is_rectifier', 'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch',
-           'overlay', 'explain_figure', 'explain_plot', 'lead_shares', 'layout_consistency', 'consistency_table',
-           'summarise', 'blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares',
-           'ExplainConfig', 'explain_lmdb', 'predict_file', 'cam_png', 'ecgv_explain', 'predict_image', 'ecgv_predict']
+__all__ = ['RECTIFIERS', 'RECTIFIER_NAMES', 'FAMILY_MAPS', 'IMAGE_SUFFIXES', 'to_input', 'predictor', 'is_rectifier',
+           'activation_family', 'GuidedBackpropAny', 'guided_rule', 'explain_batch', 'overlay', 'explain_figure',
+           'explain_plot', 'lead_shares', 'layout_consistency', 'consistency_table', 'summarise', 'blank_chart',
+           'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig', 'explain_lmdb',
+           'predict_file', 'cam_png', 'ecgv_explain', 'predict_image', 'ecgv_predict']
 
 # %% ../nbs/08_explain.ipynb #82282dcd
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
 def to_input(imgs:np.ndarray, # uint8 (H, W, 3) chart or (N, H, W, 3) batch
              device='cpu', # device of the returned tensor
              stats=None, # (mean, std) the run was trained with (its params.json); None: ImageNet's

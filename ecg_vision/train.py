@@ -21,7 +21,7 @@ from fastai.metrics import F1Score, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import set_seed, num_distrib, rank_distrib, get_model
 from .core import abs_path, atomic_write, command, live_progress, rel_path
-from .models import arch_spec, build_model, split_head
+from .models import IMAGENET_MEAN, IMAGENET_STD, arch_spec, build_model, split_head
 
 # %% auto #0
 __all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
@@ -284,12 +284,12 @@ def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weig
 
 # %% ../nbs/05_train.ipynb #9f6f0a72
 FIT_STAGES = ('head', 'full')  # the stages of `stage='both'`, in order
-IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])  # mean, std of torchvision's ImageNet weights
+IMAGENET_STATS = (list(IMAGENET_MEAN), list(IMAGENET_STD))  # the registry's ImageNet normalisation, as JSON-ready lists
 
 def norm_stats(arch:str) -> tuple:
     "The (mean, std) input normalisation `arch`'s weights expect (its registry row's, else ImageNet's)."
     spec = arch_spec(arch)
-    return (list(getattr(spec, 'mean', None) or IMAGENET_STATS[0]), list(getattr(spec, 'std', None) or IMAGENET_STATS[1]))
+    return list(spec.mean), list(spec.std)
 
 def _results(run_dir:Path, best:float) -> dict:
     log = pd.read_csv(run_dir/'log.csv', dtype={'stage': str}, keep_default_na=False)
