@@ -87,11 +87,15 @@ def test_ddp_killed_resumes(lmdb, tmp_path):
     cmd = [*map(str, TORCHRUN), '--lmdb', str(lmdb), *FLAGS, '--epochs', '6', '--out', str(out)]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, start_new_session=True)
     t0 = time.time()
-    while not ((out/'log.csv').exists() and len((out/'log.csv').read_text().splitlines()) >= 2):  # header + epoch 0
-        assert p.poll() is None, 'finished before it could be killed'
-        assert time.time() - t0 < 300, 'no epoch finished'
-        time.sleep(0.05)
-    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    try:  # last.pth is written (atomically) after the epoch's log line: once it exists, an epoch is on disk
+        while not (out/'last.pth').exists():
+            assert p.poll() is None, 'finished before it could be killed'
+            assert time.time() - t0 < 300, 'no epoch finished'
+            time.sleep(0.02)
+    finally:
+        try: os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError: pass
+        p.wait()
     assert (out/'last.pth').exists() and not (out/'results.json').exists()
     first = pd.read_csv(out/'log.csv')
     ck = torch.load(out/'last.pth', weights_only=True)
