@@ -10,10 +10,9 @@ on a shared machine the CPU figure is the fairer one, on 2 free cores wall time 
 
 Every run uses the normalisation its weights expect (`arch_spec(arch).mean/.std`: 0.5/0.5 for EfficientNet-Lite).
 """
-import json, sys, tempfile, time
+import json, tempfile, time
 from dataclasses import replace
 from pathlib import Path
-sys.path = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]  # bench/lmdb.py shadows lmdb
 import numpy as np, torch
 from fastcore.script import call_parse
 

@@ -12,9 +12,8 @@ other single conditions; augmented (--p 0.5 / 0.3) 0.29 / 0.28 clean, 0.10 under
 scratch are too few for the augmented model to fit, so these runs do not yet show a robustness gain. The issue's
 criterion needs the demo's pretrained, longer training (GPU).
 """
-import argparse, sys, tempfile, time
+import argparse, tempfile, time
 from pathlib import Path
-sys.path = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]  # bench/lmdb.py must not shadow lmdb
 import pandas as pd
 from ecg_vision.capture import CaptureCallback, TRAIN, robustness, time_capture
 from ecg_vision.lmdb import tiny_lmdbs

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path = [str(ROOT)] + [p for p in sys.path if Path(p or '.').resolve() != ROOT/'bench']  # bench/lmdb.py would shadow lmdb
 from ecg_vision.data import CLASSES, RHYTHM_TO_CLASS, read_labels, read_record, qc_reason, make_split, MalformedECG
 from ecg_vision.synth import SynthConfig, make_synth
 from ecg_vision.render import ROBUST

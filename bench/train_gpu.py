@@ -10,10 +10,8 @@ uses on that device: channels_last and bf16/fp16 autocast on CUDA, fp32 on CPU.
     python bench/train_gpu.py --lmdb train.lmdb     # on real charts
     python bench/train_gpu.py --smoke               # CPU: tiny and quick (the DDP part runs 2 gloo processes)
 """
-import json, os, sys, tempfile, time
+import json, os, tempfile, time
 from pathlib import Path
-# bench/lmdb.py would shadow the `lmdb` package when this script runs from bench/: drop the script's folder from the path
-sys.path = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]
 import torch
 from fastcore.script import call_parse
 from ecg_vision.models import build_model

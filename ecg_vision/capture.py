@@ -4,7 +4,7 @@
 
 # %% ../nbs/02b_capture.ipynb #5383783d
 from __future__ import annotations
-import json, math, shutil, time, zlib
+import json, math, time, zlib
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, torch
@@ -12,11 +12,13 @@ from fasttransform import Transform
 from fastai.callback.core import Callback
 from fastai.torch_core import TensorImage
 from .core import command
+from .loaders import predictor, run_stats
+from .render import parse_size, resize
 
 # %% auto #0
 __all__ = ['SEVERITIES', 'STEPS', 'UNIT', 'PHONE', 'TRAIN', 'LIKELY', 'Capture', 'capture', 'conditions', 'time_capture',
-           'CaptureAug', 'CaptureCallback', 'capture_lmdb', 'input_size', 'chart_tensor', 'read_chart',
-           'chart_likeness', 'robustness', 'plot_robustness', 'ecgv_robust']
+           'CaptureAug', 'CaptureCallback', 'capture_lmdb', 'input_size', 'read_chart', 'chart_likeness', 'robustness',
+           'plot_robustness', 'ecgv_robust']
 
 # %% ../nbs/02b_capture.ipynb #10dcd7af
 @dataclass(frozen=True)
@@ -344,17 +346,6 @@ def input_size(params:dict, # a run's params (`ecg_vision.train.load_run`)
     s = params.get('input_size') or ([params['size']]*2 if params.get('size') else None) or params.get('chart_size') or default
     return tuple(int(v) for v in s)
 
-def chart_tensor(imgs, # uint8 (H, W, 3) RGB chart, or a list / (n, H, W, 3) array of them
-                 params:dict, # the run's params (mean, std)
-                 device='cpu', # device of the batch
-                ) -> torch.Tensor: # float (n, 3, H, W), normalised as in training
-    "Charts as the model's input: RGB, /255, normalised with the run's mean and std (as the loaders do)."
-    a = np.asarray(imgs if not isinstance(imgs, np.ndarray) or imgs.ndim == 4 else imgs[None])
-    x = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255)
-    from ecg_vision.train import IMAGENET_STATS  # (here, so that train may import this module)
-    m, s = (torch.tensor(params.get(k) or d).view(1, 3, 1, 1) for k, d in (('mean', IMAGENET_STATS[0]), ('std', IMAGENET_STATS[1])))
-    return ((x - m)/s).to(device)
-
 # %% ../nbs/02b_capture.ipynb #43a5229d
 def read_chart(path:str|Path, # PNG or JPEG of a chart (photo, scan, screenshot)
                size:int|tuple=224, # the run's input size: int or (H, W) (`input_size(params)`)
@@ -364,8 +355,7 @@ def read_chart(path:str|Path, # PNG or JPEG of a chart (photo, scan, screenshot)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such image file")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR_RGB)
     if img is None: raise ValueError(f"{path}: not a readable image (PNG or JPEG expected)")
-    size = (int(size),)*2 if np.isscalar(size) else tuple(int(s) for s in size)
-    return cv2.resize(img, size[::-1], interpolation=cv2.INTER_AREA)
+    return resize(img, parse_size(size))
 
 # %% ../nbs/02b_capture.ipynb #0247d18d
 def _periodicity(profile):
@@ -407,15 +397,6 @@ def chart_likeness(img:np.ndarray, # uint8 (H, W, 3) RGB image
     return score, "does not look like an ECG chart: " + '; '.join(why or ["weak grid and traces"])
 
 # %% ../nbs/02b_capture.ipynb #7d37304d
-def _probs(model, imgs, params, bs=64, device='cpu'):
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(imgs), bs):
-            out.append(torch.softmax(model(chart_tensor(imgs[i:i + bs], params, device)).float(), 1).cpu())
-    return torch.cat(out).numpy()
-
-def _resize(img, size): return img if img.shape[:2] == tuple(size) else cv2.resize(img, size[::-1], interpolation=cv2.INTER_AREA)
-
 def robustness(run_dir:str|Path, # trained run folder (params.json + model.pth)
                lmdb:str|Path, # clean test LMDB
                out:str|Path, # folder for robustness.csv and robustness.png
@@ -441,8 +422,8 @@ def robustness(run_dir:str|Path, # trained run folder (params.json + model.pth)
     names = list(conds(1., conditions))
     rows = []
     def one(name, sev, cap):
-        xs = np.stack([_resize(capture(im, cap, seed + 7919*i + int(1000*sev)) if cap else im, size) for i, im in enumerate(imgs)])
-        pr = preds_frame(ds.index.record_id, ds.index.layout, ds.index.y, _probs(model, xs, params, bs, device), classes)
+        xs = np.stack([resize(capture(im, cap, seed + 7919*i + int(1000*sev)) if cap else im, size) for i, im in enumerate(imgs)])
+        pr = preds_frame(ds.index.record_id, ds.index.layout, ds.index.y, predictor(model, bs, run_stats(params))(xs), classes)
         m = preds_metrics(pr, classes, n_boot, seed)
         rows.append(dict(condition=name, severity=sev, f1=m['f1'], lo=m.ci.get('f1', (np.nan,)*2)[0], hi=m.ci.get('f1', (np.nan,)*2)[1],
                          accuracy=m['accuracy'], n=m.n))
@@ -457,6 +438,7 @@ def robustness(run_dir:str|Path, # trained run folder (params.json + model.pth)
     fig = plot_robustness(df); fig.savefig(out/'robustness.png', dpi=100); plt.close(fig)
     return df
 
+# %% ../nbs/02b_capture.ipynb #70cc37a9
 def plot_robustness(df:pd.DataFrame, # `robustness` output
                     title:str='Macro-F1 under capture conditions', # figure title
                    ):

@@ -4,13 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #9539073c
 from __future__ import annotations
-import functools, importlib, inspect, os, re, sys, time, traceback, warnings
+import dataclasses, functools, importlib, inspect, multiprocessing, os, re, sys, time, traceback, typing, warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from fastcore.script import call_parse
 
 # %% auto #0
 __all__ = ['QUIET_WARNINGS', 'COMMANDS', 'in_test', 'in_job', 'export_library', 'is_user_error', 'one_line', 'command',
-           'quiet_warnings', 'main', 'atomic_write', 'confined', 'rel_path', 'abs_path', 'live_progress', 'progress']
+           'config_flags', 'quiet_warnings', 'main', 'atomic_write', 'process_pool', 'confined', 'rel_path', 'abs_path',
+           'live_progress', 'progress']
 
 # %% ../nbs/00_core.ipynb #bbab2b6e
 def in_test() -> bool:
@@ -73,6 +75,23 @@ def _run_as_module(fn) -> bool:
     try: return Path(sys.argv[0]).resolve() == Path(inspect.getfile(fn)).resolve()
     except (TypeError, OSError): return False
 
+# %% ../nbs/00_core.ipynb #a122468b
+def config_flags(cfg_cls, # the stage's config dataclass: each field becomes a flag, its docment the flag's help
+                 skip=(), # fields that are not flags (the command has its own flag for them, or none)
+                 unset:bool=False, # flags default to None ("not given") instead of the field's default
+                ):
+    "Decorate a command taking `**kw` with one flag per field of `cfg_cls`, documented where the field is."
+    def deco(fn):
+        hints, sig = typing.get_type_hints(cfg_cls), inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        taken = {p.name for p in own} | set(skip)
+        flag = lambda f: inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
+                                           default=(False if hints[f.name] is bool else None) if unset else f.default)
+        fn.__signature__ = sig.replace(parameters=[*own, *(flag(f) for f in dataclasses.fields(cfg_cls) if f.name not in taken)])
+        fn.__delwrap__ = cfg_cls  # fastcore's docments reads the flags' help from the dataclass
+        return fn
+    return deco
+
 # %% ../nbs/00_core.ipynb #639a78a3
 QUIET_WARNINGS = [  # (category, start of the message): third-party warnings, silenced at the console entry points
     ('FutureWarning', '`torch.jit.script` is deprecated'),
@@ -92,7 +111,7 @@ def quiet_warnings():
 # %% ../nbs/00_core.ipynb #27391b4f
 COMMANDS = dict(  # console command -> the module that defines it (settings.ini points every one at `main`)
     ecgv_split='split', ecgv_synth='synth', ecgv_render='render', ecgv_pack='lmdb', ecgv_train='train', ecgv_eval='evaluate',
-    ecgv_report='report', ecgv_search='search', ecgv_explain='explain', ecgv_predict='explain', ecgv_slurm='slurm',
+    ecgv_report='report', ecgv_search='search', ecgv_explain='explain', ecgv_predict='predict', ecgv_slurm='slurm',
     ecgv_demo='demo', ecgv_robust='capture')
 
 def main(name:str|None=None, # command name (default: the name the program was started as)
@@ -118,6 +137,17 @@ def atomic_write(path:str|Path, # file to (over)write
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
+
+# %% ../nbs/00_core.ipynb #7a724156
+def process_pool(workers:int, # worker processes
+                 fn=None, # the function the workers will run: one defined in `__main__` (a notebook cell) can only reach them by fork
+                 initializer=None, # called once in each fresh worker, e.g. `cv2.setNumThreads` (skipped in forked ones: it can deadlock there)
+                 initargs=(), # its arguments
+                ) -> ProcessPoolExecutor:
+    "A process pool whose workers start from a clean server process, never forked from this (threaded) one."
+    if getattr(fn, '__module__', None) == '__main__':  # interactive: only fork gives the workers this session's functions
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('forkserver'), initializer=initializer, initargs=initargs)
 
 # %% ../nbs/00_core.ipynb #d4db7dbb
 def confined(root:str|Path, # output folder everything must stay in

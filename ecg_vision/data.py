@@ -5,14 +5,13 @@
 # %% ../nbs/00_data.ipynb #d341c88a
 from __future__ import annotations
 import hashlib, io, os, re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .core import progress as show_progress
+from .core import process_pool, progress as show_progress
 
 # %% auto #0
 __all__ = ['LEADS', 'FS', 'CLASSES', 'RHYTHM_TO_CLASS', 'RHYTHM_ALIASES', 'SNOMED_RHYTHMS', 'AMP_MV', 'RATE_HZ', 'MIN_CORR',
@@ -122,6 +121,7 @@ def check_signal(sig:np.ndarray, # (12, n) signal in mV
         return V(f"flat lead(s) {_leads(flat)} ({'all zero' if zero else f'standard deviation below {flat_mv:g} mV'})", **kw)
     return V(**kw)
 
+# %% ../nbs/00_data.ipynb #46437ead
 def require_plausible(sig:np.ndarray, # (12, n) signal in mV
                       fs:float=FS, # its sampling rate (Hz)
                       source:str|Path='', # the file it came from, for the message
@@ -211,6 +211,7 @@ def rhythm_class(code:str, # granular rhythm code, e.g. 'AFIB', 'SA', 'ST'
     if r not in RHYTHM_TO_CLASS: raise MalformedECG(source, f"unknown rhythm code {code!r}")
     return r, RHYTHM_TO_CLASS[r]
 
+# %% ../nbs/00_data.ipynb #b5f96cd3
 def wfdb_rhythm(hea:str|Path, # a WFDB `.hea` header file
                ) -> str: # granular rhythm code
     "The rhythm code of a WFDB header's `# Dx:` SNOMED codes."
@@ -258,6 +259,7 @@ def qc_reason(sig:np.ndarray, # (leads, n) signal in mV
     "The first reason a signal is unusable (`check_signal` at `FS`), or None."
     return check_signal(sig, FS, seconds=n_samples/FS, flat_mv=flat_mv).cause
 
+# %% ../nbs/00_data.ipynb #4e956a49
 def _qc_one(args):
     "(reason, note, signal digest) of one record file; any error is its reason."
     path, n_samples = args
@@ -277,11 +279,12 @@ def qc_files(paths:list, # record files
     args = [(str(p), n_samples) for p in paths]
     workers = min(workers or os.cpu_count() or 1, max(len(args), 1))
     if workers == 1: it = map(_qc_one, args)
-    else: ex = ProcessPoolExecutor(workers); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
+    else: ex = process_pool(workers, _qc_one); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
     res = list(show_progress(it, len(args), 'check records', quiet=not progress))
     if workers > 1: ex.shutdown()
     return pd.DataFrame(res, columns=['reason', 'note', 'digest'], dtype=object)
 
+# %% ../nbs/00_data.ipynb #dd6bde7b
 def run_qc(paths:list, # record files
            n_samples:int=5000, # expected length
            workers:int|None=None, # processes (default: all cores)

@@ -4,12 +4,12 @@
 
 # %% ../nbs/10_demo.ipynb #e98c41ec
 from __future__ import annotations
-import json, os, shutil, sys, time
-from dataclasses import dataclass, asdict, fields
+import json, os, time
+from dataclasses import dataclass, asdict
 from pathlib import Path
 
 import pandas as pd
-from .core import command
+from .core import command, config_flags
 from .evaluate import md_table
 
 # %% auto #0
@@ -168,6 +168,7 @@ def demo_notebook() -> Path|None:
     nb = Path(ecg_vision.__file__).resolve().parent.parent/'nbs'/'10_demo.ipynb'
     return nb if nb.exists() else None
 
+# %% ../nbs/10_demo.ipynb #6c83719b
 def run_demo_notebook(cfg:DemoConfig, # what to run and where to write
                       notebook:Path, # the demo notebook
                      ) -> Path: # the executed notebook, `out/demo.ipynb`
@@ -178,27 +179,12 @@ def run_demo_notebook(cfg:DemoConfig, # what to run and where to write
 
 # %% ../nbs/10_demo.ipynb #a1bd969c
 @command
-def ecgv_demo(out:str='demo_out', # report folder
-              n:int=400, # synthetic records
-              size:int=128, # chart size in pixels
-              layouts:str='std', # chart layouts, comma-separated (std,2x6 = the study's config2)
-              arch:str='tf_efficientnet_lite0', # architecture (registry, torchvision or timm name)
-              weights:str='imagenet', # imagenet (lite0's ship with its package) or none (from scratch)
-              head_epochs:int=2, # head-stage epochs (backbone frozen)
-              epochs:int=2, # full fine-tuning epochs
-              lr:float=3e-3, # learning rate when the search is off
-              search_lrs:str='3e-3,1e-2', # head-stage learning rates the search tries ('' for no search)
-              bs:int=16, # batch size
-              no_vary:bool=False, # draw the training charts without render-time variation
-              explain_n:int=6, # charts with heat-map overlays
-              real:str='', # folder of real labelled records to measure on (default: the WFDB fixtures of a checkout)
-              seed:int=0, # random seed
-              workers:int=0, # processes (0: all cores)
+@config_flags(DemoConfig, skip=('vary',))
+def ecgv_demo(no_vary:bool=False, # draw the training charts without render-time variation
               no_notebook:bool=False, # call the library directly instead of executing the demo notebook
-             ):
+              **flags): # one per `DemoConfig` field
     "Run the whole study on synthetic data (search, fine-tune, evaluate, explain, real records) and write a report folder."
-    kw = {k: v for k, v in locals().items() if k in {f.name for f in fields(DemoConfig)}}
-    cfg = DemoConfig(**kw, vary=not no_vary)
+    cfg = DemoConfig(**flags, vary=not no_vary); out = cfg.out
     t, nb = time.perf_counter(), None if no_notebook else demo_notebook()
     if nb: run_demo_notebook(cfg, nb)
     else: run_demo(cfg)

@@ -15,7 +15,8 @@ from sklearn import metrics as skm
 from .core import command, rel_path, progress as show_progress
 from .data import CLASSES
 from .render import CONFIGS
-from .train import load_run
+from .loaders import run_stats
+from .train import load_run, run_device
 
 # %% auto #0
 __all__ = ['HEADLINE', 'classification_metrics', 'fast_metrics', 'bootstrap_ci', 'md_table', 'as_float', 'Metrics', 'score',
@@ -110,6 +111,7 @@ def md_table(df:pd.DataFrame, index:bool=True) -> str:
     rows = [([str(i)] if index else []) + [str(v) for v in r] for i, r in zip(df.index, df.itertuples(index=False))]
     return '\n'.join(['| ' + ' | '.join(r) + ' |' for r in [cols, ['---']*len(cols), *rows]])
 
+# %% ../nbs/06_evaluate.ipynb #8273cfb9
 def _js(o):
     "JSON-safe copy: numpy to Python, NaN to None."
     if isinstance(o, dict): return {str(k): _js(v) for k, v in o.items()}
@@ -122,6 +124,7 @@ def as_float(v):
     "`v` as a float; NaN for None (a JSON null)."
     return float('nan') if v is None else float(v)
 
+# %% ../nbs/06_evaluate.ipynb #c28315a7
 @dataclass
 class Metrics:
     "Headline metrics with bootstrap intervals, per-class scores and the confusion matrix of one evaluation."
@@ -205,6 +208,7 @@ def pcols(classes:list) -> list:
     "Probability column names of a predictions table."
     return [f"p_{c}" for c in classes]
 
+# %% ../nbs/06_evaluate.ipynb #0336d0a6
 def preds_frame(record_id, # record id per image
                 layout, # layout per image
                 y_true, # true class index per image
@@ -217,6 +221,7 @@ def preds_frame(record_id, # record id per image
                            true=cl[np.asarray(y_true, dtype=int)], predicted=cl[probs.argmax(1)]))
     return pd.concat([df, pd.DataFrame(probs, columns=pcols(classes))], axis=1)
 
+# %% ../nbs/06_evaluate.ipynb #95732900
 def average_layouts(preds:pd.DataFrame, # predictions table (several layouts per record)
                     classes:list=CLASSES, # class names
                    ) -> pd.DataFrame: # one row per record, layout 'mean'
@@ -227,6 +232,7 @@ def average_layouts(preds:pd.DataFrame, # predictions table (several layouts per
     return preds_frame(g.size().index, ['mean']*g.ngroups, [classes.index(t) for t in g['true'].first()],
                        g[pcols(classes)].mean().to_numpy(), classes)
 
+# %% ../nbs/06_evaluate.ipynb #7b8a5618
 def preds_metrics(preds:pd.DataFrame, # predictions table
                   classes:list=CLASSES, # class names
                   n_boot:int=1000, # bootstrap resamples
@@ -288,6 +294,7 @@ def plot_confusion(m:Metrics, # metrics of one evaluation
     ax.set_title(title or f"macro F1 {m['f1']:.3f}", fontsize=9); fig.tight_layout()
     return fig
 
+# %% ../nbs/06_evaluate.ipynb #c9a98098
 def plot_curves(preds:pd.DataFrame, # predictions table
                 classes:list=CLASSES, # class names
                ) -> Figure:
@@ -331,6 +338,7 @@ def read_log(path:str|Path, # a fastai CSVLogger file (log.csv)
     df['step'] = np.arange(1, len(df) + 1)
     return df
 
+# %% ../nbs/06_evaluate.ipynb #cd0488e3
 def plot_log(log:pd.DataFrame|str|Path, # read_log output, or a log.csv path
             ) -> Figure:
     "Training curves: losses and validation metrics per epoch, stages marked."
@@ -357,10 +365,12 @@ def config_name(layouts):
     "The CONFIGS name of a list of layouts (else the layouts joined by '+')."
     return next((k for k, v in CONFIGS.items() if sorted(v) == sorted(layouts)), '+'.join(layouts))
 
+# %% ../nbs/06_evaluate.ipynb #9c3e0747
 def save_figure(fig, path):
     "Save a matplotlib figure to `path`; returns the path."
     fig.savefig(path); return Path(path)
 
+# %% ../nbs/06_evaluate.ipynb #2e67bbb6
 def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth inside one
              lmdb:str|Path, # test LMDB
              out:str|Path, # output folder
@@ -375,14 +385,13 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
             ) -> dict: # metrics (Metrics), tta (Metrics or None), paths of what was written
     "Predict a test LMDB with a trained run, score it with CIs, plot, and write it all to `out`."
     from ecg_vision.lmdb import read_meta
-    from fastai.torch_core import default_device
-    dev = default_device() if device is None else torch.device(device)
+    dev = run_device(device)
     net, params = load_run(model, dev)
     meta = read_meta(lmdb); classes = params['classes']
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
     size = params.get('size') or None
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    preds, bad = predict(net, lmdb, bs, size, dev, progress, (params['mean'], params['std'])), bad_entries(lmdb)
+    preds, bad = predict(net, lmdb, bs, size, dev, progress, run_stats(params)), bad_entries(lmdb)
     if bad:
         pd.DataFrame(dict(key=list(bad), reason=list(bad.values()))).to_csv(out/'skipped.csv', index=False)
     if not len(preds): raise ValueError(f"{lmdb}: no chart could be scored ({len(bad)} bad entries)")

@@ -4,19 +4,19 @@
 
 # %% ../nbs/03_lmdb.ipynb #7ecbbb11
 from __future__ import annotations
-import dataclasses, hashlib, io, json, multiprocessing as mp, os, shutil, struct, zlib
+import dataclasses, hashlib, io, json, os, shutil, struct, zlib
 from pathlib import Path
 import cv2, lmdb, numpy as np, pandas as pd
 from PIL import Image
-from .core import command, confined, progress as show_progress
-from .data import CLASSES, read_record
-from .render import ROBUST, chart_seed, parse_layouts, parse_size, render
+from .core import command, process_pool, progress as show_progress
+from .data import CLASSES
+from .render import ROBUST, encode_png, parse_layouts, parse_size, record_charts
 from .split import read_split
 
 # %% auto #0
 __all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value', 'encode_image',
-           'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'problems',
-           'verify', 'ecgv_pack', 'tiny_lmdbs']
+           'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'get_chart',
+           'problems', 'verify', 'ecgv_pack', 'tiny_lmdbs']
 
 # %% ../nbs/03_lmdb.ipynb #6fce5dd2
 MAGIC = b'ECGV'
@@ -27,6 +27,7 @@ _HEAD = struct.Struct('<4sHHIII')  # magic, version, reserved, json length, imag
 class BadEntry(ValueError):
     "An LMDB entry (or the LMDB itself) that cannot be read; the message names the key and the cause."
 
+# %% ../nbs/03_lmdb.ipynb #78c95015
 def _kstr(key): return key.decode(errors='replace') if isinstance(key, (bytes, bytearray, memoryview)) else str(key)
 
 def pack_value(img:bytes, # encoded image (WebP or PNG)
@@ -39,6 +40,7 @@ def pack_value(img:bytes, # encoded image (WebP or PNG)
     img = bytes(img)
     return _HEAD.pack(MAGIC, FORMAT_VERSION, 0, len(js), len(img), zlib.crc32(img, zlib.crc32(js))) + js + img
 
+# %% ../nbs/03_lmdb.ipynb #6293c57e
 def unpack_value(buf, # a value as stored (bytes or buffer), or None when the key is missing
                  key='?', # its key, for error messages
                 ) -> tuple: # (info dict, image bytes as a memoryview)
@@ -68,9 +70,10 @@ def encode_image(img:np.ndarray, # uint8 (H, W, 3) RGB chart
     if codec == 'webp':
         b = io.BytesIO(); Image.fromarray(img).save(b, 'WEBP', lossless=True, method=3, quality=75, exact=True)
         return b.getvalue()
-    if codec == 'png': return cv2.imencode('.png', cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])[1].tobytes()
+    if codec == 'png': return encode_png(img)  # the renderer's PNG settings
     raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
 
+# %% ../nbs/03_lmdb.ipynb #65424d65
 def decode_image(buf, # encoded image bytes (WebP or PNG)
                  key='?', # its key, for error messages
                 ) -> np.ndarray: # uint8 (H, W, 3) RGB
@@ -84,22 +87,12 @@ def index_csv(path:str|Path) -> Path:
     "The index CSV written beside the LMDB `path` (`x.lmdb` → `x.index.csv`)."
     path = Path(path); return path.with_name(path.stem + '.index.csv')
 
-def _size(size):
-    if size is None: return None
-    return (int(size), int(size)) if np.isscalar(size) else tuple(int(s) for s in size)
-
+# %% ../nbs/03_lmdb.ipynb #58480d92
 def _classes(meta):
     "Classes from `labels.json` beside a meta CSV, else the library's."
     if isinstance(meta, (str, Path)) and (Path(meta).parent/'labels.json').exists():
         return json.loads((Path(meta).parent/'labels.json').read_text())['classes']
     return list(CLASSES)
-
-def _meta_table(meta, cols=('record_id', 'y')):
-    df = meta.copy() if isinstance(meta, pd.DataFrame) else pd.read_csv(meta, dtype={'record_id': str})
-    miss = [c for c in cols if c not in df.columns]
-    if miss: raise ValueError(f"{meta if not isinstance(meta, pd.DataFrame) else 'meta'}: missing columns {miss}")
-    df['record_id'] = df.record_id.astype(str)
-    return df.reset_index(drop=True)
 
 def _label_problem(y, label, classes):
     "Why a label is unusable, or None."
@@ -117,6 +110,7 @@ def _fingerprint(rows) -> str:
         h.update(f"{rid}\t{y}\t{size}\n".encode())
     return h.hexdigest()
 
+# %% ../nbs/03_lmdb.ipynb #a94e48dc
 _READERS = {}  # real path -> read-only environment (LMDB allows one open per process; forked workers reuse it)
 
 def _open(path):
@@ -132,6 +126,7 @@ def _release(path):
     "Close this process's reader of `path` (before writing to it)."
     if (env := _READERS.pop(os.path.realpath(path), None)) is not None: env.close()
 
+# %% ../nbs/03_lmdb.ipynb #b5f51dc4
 def _present(env) -> set:
     "Keys of the charts already in `env`."
     with env.begin() as txn:
@@ -166,16 +161,16 @@ def _start(out, doc, n, overwrite):
 def _run(env, fn, tasks, workers=1, batch=64, progress=True):
     "Run `fn` over `tasks` (in `workers` processes), writing what comes back in batches; return {record: error}."
     bad, buf = {}, []
-    pool = mp.get_context().Pool(workers, initializer=cv2.setNumThreads, initargs=(1,)) if workers > 1 and len(tasks) > 1 else None
+    pool = process_pool(min(workers, len(tasks)), fn, cv2.setNumThreads, (1,)) if workers > 1 and len(tasks) > 1 else None
     try:
-        it = pool.imap_unordered(fn, tasks, chunksize=max(1, min(16, len(tasks)//(8*workers)))) if pool else map(fn, tasks)
+        it = pool.map(fn, tasks, chunksize=max(1, min(16, len(tasks)//(8*workers)))) if pool else map(fn, tasks)
         for rid, items, err in show_progress(it, len(tasks), 'pack', quiet=not (progress and tasks)):
             if err: bad[rid] = err; continue
             buf += items
             if len(buf) >= batch: _put_batch(env, buf); buf = []
         if buf: _put_batch(env, buf)
     finally:
-        if pool: pool.terminate(); pool.join()
+        if pool: pool.shutdown(cancel_futures=True)
     return bad
 
 def _finish(env, out, doc, expected, bad, n_before=0):
@@ -193,15 +188,30 @@ def _finish(env, out, doc, expected, bad, n_before=0):
     print(f"wrote {len(idx)} charts ({len(idx) - n_before} new) to {out} (index: {index_csv(out)})")
     return Path(out)
 
+def _pack(df, aside, classes, layouts, size, codec, params, fingerprint, out, overwrite, fn, task, workers, batch, progress):
+    "What every pack shares: labels checked, a partial pack of the same data resumed, `fn(task(row, layouts to do))` per record."
+    if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
+    lab = df.label if 'label' in df.columns else [None]*len(df)
+    bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
+    bad.update(zip(aside.record_id, aside.reason))  # rows the split CSV cannot give (bad id or label)
+    ok = df[~df.record_id.isin(bad)]
+    doc = dict(format_version=FORMAT_VERSION, classes=classes, size=list(size), layouts=layouts, codec=codec,
+               params=dict(size=list(size), layouts=layouts, codec=codec, **params), fingerprint=fingerprint)
+    expected = [(f"{r}/{l}", r, l, int(y)) for r, y in zip(ok.record_id, ok.y) for l in layouts]
+    env = _start(out, doc, len(df)*len(layouts), overwrite)
+    have = _present(env)
+    tasks = [task(r, todo) for r in ok.itertuples(index=False) if (todo := [l for l in layouts if f"{r.record_id}/{l}".encode() not in have])]
+    try: bad.update(_run(env, fn, tasks, workers, batch, progress))
+    except BaseException: env.close(); raise
+    return _finish(env, out, doc, expected, bad, len(have))
+
 # %% ../nbs/03_lmdb.ipynb #1ee6c777
 def _render_task(t):
     "Render + encode all missing layouts of one record: (record_id, [(key, value)], error)."
     rid, path, y, layouts, size, codec, kw = t
     try:
-        sig, kw = read_record(path), dict(kw)
-        base, items = kw.pop('seed', 0), []
-        for lay in layouts:
-            img = render(sig, lay, size, seed=chart_seed(rid, lay, base), **kw)  # same seeds as render_batch's PNGs
+        kw = dict(kw); items = []
+        for lay, img in record_charts(path, layouts, size, kw.pop('seed', 0), rid, **kw).items():  # render_batch's seeds
             if img.shape != (*size, 3) or img.dtype != np.uint8: raise ValueError(f"render gave {img.dtype} {img.shape}")
             items.append((f"{rid}/{lay}".encode(), pack_value(encode_image(img, codec), y, rid, lay)))
         return rid, items, None
@@ -210,8 +220,6 @@ def _render_task(t):
 def _jsonable(o):
     "`o` as plain JSON data (dataclasses as dicts), for recording render parameters."
     return json.loads(json.dumps(o, default=lambda x: dataclasses.asdict(x) if dataclasses.is_dataclass(x) else str(x)))
-
-def _layouts(layouts): return [L.name for L in parse_layouts(layouts)]
 
 def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[, label]) or its DataFrame
                    layouts:str|list, # layout names, one layout, or a config name ('config2')
@@ -225,25 +233,11 @@ def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[,
                    **render_kw, # passed to `ecg_vision.render.render`
                   ) -> Path:
     "Render every record of `meta` in each layout straight into an LMDB; resumable, skips and reports bad records."
-    (df, aside), classes, layouts, size = read_split(meta), _classes(meta), _layouts(layouts), _size(parse_size(size))
-    df = _meta_table(df, ('record_id', 'path', 'y'))
-    if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
-    lab = df.label if 'label' in df.columns else [None]*len(df)
-    bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
-    bad.update(zip(aside.record_id, aside.reason))  # rows the split CSV cannot give (bad id or label)
-    ok = df[~df.record_id.isin(bad)]
-    doc = dict(format_version=FORMAT_VERSION, classes=classes, size=list(size), layouts=layouts, codec=codec,
-               params=dict(source='render', size=list(size), layouts=layouts, codec=codec,
-                           render=_jsonable(render_kw)),
-               fingerprint=_fingerprint(zip(df.record_id, df.y, df.path)))
-    expected = [(f"{r}/{l}", r, l, int(y)) for r, y in zip(ok.record_id, ok.y) for l in layouts]
-    env = _start(out, doc, len(df)*len(layouts), overwrite)
-    have = _present(env)
-    tasks = [(r, p, int(y), todo, size, codec, render_kw) for r, p, y in zip(ok.record_id, ok.path, ok.y)
-             if (todo := [l for l in layouts if f"{r}/{l}".encode() not in have])]
-    try: bad.update(_run(env, _render_task, tasks, workers, batch, progress))
-    except BaseException: env.close(); raise
-    return _finish(env, out, doc, expected, bad, len(have))
+    (df, aside), classes, size = read_split(meta), _classes(meta), parse_size(size)
+    layouts = [L.name for L in parse_layouts(layouts)]
+    return _pack(df, aside, classes, layouts, size, codec, dict(source='render', render=_jsonable(render_kw)),
+                 _fingerprint(zip(df.record_id, df.y, df.path)), out, overwrite, _render_task,
+                 lambda r, todo: (r.record_id, r.path, int(r.y), todo, size, codec, render_kw), workers, batch, progress)
 
 # %% ../nbs/03_lmdb.ipynb #f1a3b32a
 def _image_task(t):
@@ -272,28 +266,18 @@ def pack_images(images_dir:str|Path, # folder of `<record_id>/<layout>.png`
     "Pack an existing folder of chart PNGs into an LMDB; resumable, skips and reports bad records."
     d = Path(images_dir)
     if not d.is_dir(): raise FileNotFoundError(f"{d}: no such images folder")
-    df, classes = _meta_table(meta), _classes(meta)
-    if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
-    layouts = _layouts(layouts) if layouts else sorted({p.stem for p in d.glob('*/*.png')})
+    (df, aside), classes = read_split(meta, paths=False), _classes(meta)
+    layouts = [L.name for L in parse_layouts(layouts)] if layouts else sorted({p.stem for p in d.glob('*/*.png')})
     if not layouts: raise FileNotFoundError(f"{d}: no <record_id>/<layout>.png images")
     sizes = (im.shape[:2] for r in df.record_id for l in layouts if (p := d/r/f"{l}.png").is_file()
              and (im := cv2.imread(str(p), cv2.IMREAD_UNCHANGED)) is not None)
     size = next(sizes, None)  # the first readable image's; unreadable ones are reported with their record
     if size is None: raise FileNotFoundError(f"{d}: no readable image of any record in meta")
-    lab = df.label if 'label' in df.columns else [None]*len(df)
-    bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
-    ok = df[~df.record_id.isin(bad)]
-    doc = dict(format_version=FORMAT_VERSION, classes=classes, size=list(size), layouts=layouts, codec=codec,
-               params=dict(source='images', size=list(size), layouts=layouts, codec=codec, images=str(d.resolve())),
-               fingerprint=_fingerprint((f"{r}/{l}", y, d/r/f"{l}.png") for r, y in zip(df.record_id, df.y) for l in layouts))
-    expected = [(f"{r}/{l}", r, l, int(y)) for r, y in zip(ok.record_id, ok.y) for l in layouts]
-    env = _start(out, doc, len(df)*len(layouts), overwrite)
-    have = _present(env)
-    tasks = [(r, todo, int(y), size, codec) for r, y in zip(ok.record_id, ok.y)
-             if (todo := [(l, d/r/f"{l}.png") for l in layouts if f"{r}/{l}".encode() not in have])]
-    try: bad.update(_run(env, _image_task, tasks, workers, batch, progress))
-    except BaseException: env.close(); raise
-    return _finish(env, out, doc, expected, bad, len(have))
+    return _pack(df, aside, classes, layouts, size, codec, dict(source='images', images=str(d.resolve())),
+                 _fingerprint((f"{r}/{l}", y, d/r/f"{l}.png") for r, y in zip(df.record_id, df.y) for l in layouts),
+                 out, overwrite, _image_task,
+                 lambda r, todo: (r.record_id, [(l, d/r.record_id/f"{l}.png") for l in todo], int(r.y), size, codec),
+                 workers, batch, progress)
 
 # %% ../nbs/03_lmdb.ipynb #41138e01
 def _reserved(path, key):
@@ -310,6 +294,7 @@ def read_meta(path:str|Path, # LMDB folder
         raise BadEntry(f"{path}/__meta__: unknown format version {m.get('format_version')} (this library reads {FORMAT_VERSION})")
     return m
 
+# %% ../nbs/03_lmdb.ipynb #0a7f7e2f
 def read_index(path:str|Path, # LMDB folder
               ) -> pd.DataFrame: # key, record_id, layout, y
     "The ordered index stored under `__index__`."
@@ -318,6 +303,22 @@ def read_index(path:str|Path, # LMDB folder
     try: return pd.DataFrame(json.loads(b)).astype({'key': str, 'record_id': str, 'layout': str, 'y': int})
     except (ValueError, KeyError, TypeError) as e: raise BadEntry(f"{path}/__index__: unreadable ({type(e).__name__}: {e}); re-pack this LMDB") from None
 
+# %% ../nbs/03_lmdb.ipynb #b465daeb
+def get_chart(path:str|Path, # LMDB folder
+              key:str|bytes, # entry key, `<record_id>/<layout>`
+              y:int|None=None, # the label the index gives it; a value that says otherwise is a `BadEntry`
+              classes=None, # class names its label must index (default: the LMDB's)
+             ) -> np.ndarray: # uint8 (H, W, 3) RGB
+    "One stored chart, decoded, its label checked; a bad entry raises `BadEntry` naming its key."
+    k = key if isinstance(key, bytes) else str(key).encode()
+    with _open(path).begin(buffers=True) as txn:
+        info, buf = unpack_value(txn.get(k), k)
+        img = decode_image(buf, k)
+    if y is not None and info.get('y') != y: raise BadEntry(f"{_kstr(k)}: label {info.get('y')} in value, {y} in index")
+    if (p := _label_problem(info.get('y'), None, classes or read_meta(path)['classes'])): raise BadEntry(f"{_kstr(k)}: {p}")
+    return img
+
+# %% ../nbs/03_lmdb.ipynb #695f33c3
 def problems(path:str|Path, # LMDB folder
              progress:bool=False, # show a progress bar
             ) -> dict: # {key: reason}
@@ -342,6 +343,7 @@ def problems(path:str|Path, # LMDB folder
             if not k.startswith('__') and k not in known: bad[k] = "not in the index"
     return bad
 
+# %% ../nbs/03_lmdb.ipynb #8ca56392
 def verify(path:str|Path, # LMDB folder
           ) -> list: # bad keys (empty when every entry is good)
     "Decode every entry of an LMDB and check it against its index and metadata."

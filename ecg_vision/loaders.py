@@ -5,13 +5,15 @@
 # %% ../nbs/03b_loaders.ipynb #995e3ba5
 from __future__ import annotations
 from pathlib import Path
-import cv2, numpy as np, torch
+import numpy as np, torch
 from fasttransform import ItemTransform
 from .data import group_split
-from .lmdb import BadEntry, _kstr, _label_problem, _open, _size, decode_image, read_index, read_meta, unpack_value
+from .lmdb import get_chart, read_index, read_meta
+from .models import IMAGENET_MEAN, IMAGENET_STD
+from .render import parse_size, resize
 
 # %% auto #0
-__all__ = ['ChartDataset', 'chart_dls', 'test_dl']
+__all__ = ['ChartDataset', 'chart_dls', 'test_dl', 'to_input', 'predictor', 'run_stats']
 
 # %% ../nbs/03b_loaders.ipynb #b3eeb89f
 class ChartDataset(torch.utils.data.Dataset):
@@ -21,7 +23,7 @@ class ChartDataset(torch.utils.data.Dataset):
                  size:int|tuple|None=None, # resize to this (int or (H, W)); None keeps the stored size
                  idxs=None, # positions in the index to keep (default: all)
                 ):
-        self.path, self.size, self.meta = Path(path), _size(size), read_meta(path)
+        self.path, self.size, self.meta = Path(path), parse_size(size), read_meta(path)
         idx = read_index(path)
         self.index = idx if idxs is None else idx.iloc[np.asarray(idxs, dtype=int)].reset_index(drop=True)
         self.classes = self.meta['classes']
@@ -32,14 +34,8 @@ class ChartDataset(torch.utils.data.Dataset):
 
     def image(self, i:int) -> np.ndarray:
         "Chart `i` as uint8 (H, W, 3) RGB, checked against the index."
-        k, y = self._keys[i], int(self._ys[i])
-        with _open(self.path).begin(buffers=True) as txn:
-            info, buf = unpack_value(txn.get(k), k)
-            img = decode_image(buf, k)
-        if info.get('y') != y: raise BadEntry(f"{_kstr(k)}: label {info.get('y')} in value, {y} in index")
-        if (p := _label_problem(y, None, self.classes)): raise BadEntry(f"{_kstr(k)}: {p}")
-        if self.size and img.shape[:2] != self.size: img = cv2.resize(img, self.size[::-1], interpolation=cv2.INTER_AREA)
-        return img
+        img = get_chart(self.path, self._keys[i], int(self._ys[i]), self.classes)
+        return resize(img, self.size)
 
     def __getitem__(self, i):
         return torch.from_numpy(np.ascontiguousarray(self.image(i).transpose(2, 0, 1))), int(self._ys[i])
@@ -60,10 +56,9 @@ class _AsTyped(ItemTransform):
 def _batch_tfms(device, aug=False, stats=None):
     from fastai.data.transforms import IntToFloatTensor, Normalize
     from fastai.vision.augment import aug_transforms
-    from fastai.vision.core import imagenet_stats
     tfms = [_AsTyped(), IntToFloatTensor()]
     if aug: tfms += aug_transforms(do_flip=False, max_rotate=3., max_zoom=1.05, max_lighting=0.15, max_warp=0., p_affine=0.5, p_lighting=0.5)
-    return tfms + [Normalize.from_stats(*(stats or imagenet_stats), cuda=device.type == 'cuda')]  # stats: (mean, std)
+    return tfms + [Normalize.from_stats(*(stats or (IMAGENET_MEAN, IMAGENET_STD)), cuda=device.type == 'cuda')]  # stats: (mean, std)
 
 def _dl(ds, bs, shuffle, device, aug=False, num_workers=0, stats=None):
     from fastai.data.core import TfmdDL
@@ -97,6 +92,7 @@ def chart_dls(path:str|Path, # LMDB folder
     dls.c, dls.vocab = len(full.classes), list(full.classes)
     return dls
 
+# %% ../nbs/03b_loaders.ipynb #2e522c9d
 def test_dl(path:str|Path, # LMDB folder
             bs:int=64, # batch size
             size:int|tuple|None=None, # resize to this in the loader (None: the stored size)
@@ -109,3 +105,34 @@ def test_dl(path:str|Path, # LMDB folder
     from fastai.torch_core import default_device
     device = default_device() if device is None else torch.device(device)
     return _dl(ChartDataset(path, size, idxs), bs, False, device, False, num_workers, stats)
+
+# %% ../nbs/03b_loaders.ipynb #9534c619
+def to_input(imgs, # uint8 (H, W, 3) chart, or a list / (N, H, W, 3) array of them
+             device='cpu', # device of the returned batch
+             stats=None, # (mean, std) the run was trained with (its params.json); None: ImageNet's
+            ) -> torch.Tensor: # float (N, 3, H, W)
+    "Charts as the normalised float batch the DataLoaders give the model: the same batch transforms."
+    from fasttransform import Pipeline
+    a = np.asarray(imgs); a = a[None] if a.ndim == 3 else a
+    dev = torch.device(device)
+    x = torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(dev)
+    y = torch.zeros(len(x), dtype=torch.long, device=dev)
+    return Pipeline(_batch_tfms(dev, stats=stats))((x, y))[0].as_subclass(torch.Tensor)
+
+# %% ../nbs/03b_loaders.ipynb #9fa401ed
+def predictor(model:torch.nn.Module, # classifier in eval mode
+              bs:int=32, # charts per forward pass
+              stats=None, # (mean, std) the run was trained with; None: ImageNet's
+             ): # function: uint8 charts (N, H, W, 3) -> class probabilities (N, C), numpy
+    "A function from uint8 charts to class probabilities, through `to_input`."
+    dev = next(model.parameters()).device
+    def predict(imgs):
+        with torch.no_grad():
+            return torch.cat([model(to_input(imgs[i:i+bs], dev, stats)).float().softmax(1).cpu() for i in range(0, len(imgs), bs)]).numpy()
+    return predict
+
+# %% ../nbs/03b_loaders.ipynb #3b4f161b
+def run_stats(params:dict, # a run's params.json
+             ) -> tuple|None: # (mean, std), or None: ImageNet's
+    "The input normalisation a run was trained with, as `to_input` and `predictor` take it."
+    return (params['mean'], params['std']) if params.get('mean') and params.get('std') else None

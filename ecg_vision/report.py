@@ -117,6 +117,7 @@ def summarise(runs:pd.DataFrame, # gather_runs output
         rows.append(r)
     return pd.DataFrame(rows).sort_values('f1_mean', ascending=False, na_position='last').reset_index(drop=True)
 
+# %% ../nbs/06b_report.ipynb #f328de8e
 def _pm(m, s, d=3): return '–' if not np.isfinite(m) else f"{m:.{d}f}" + (f" ± {s:.{d}f}" if np.isfinite(s) else '')
 
 def summary_markdown(summary:pd.DataFrame, # summarise output
@@ -182,6 +183,7 @@ def report(runs_dir:str|Path, # folder holding run folders
     return dict(runs=runs, summary=sm, runs_csv=out/'runs.csv', summary_csv=out/'summary.csv',
                 summary_md=out/'summary.md', figure=out/'f1_vs_cost.png')
 
+# %% ../nbs/06b_report.ipynb #bc9c1beb
 @command
 def ecgv_report(runs_dir:str, # folder holding run folders (each with metrics.json; params.json here or in a parent)
                 out:str='report', # output folder

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd, yaml, optuna
 from optuna.trial import TrialState
 from optuna.exceptions import ExperimentalWarning
-from .core import command
+from .core import atomic_write, command
 from .workers import (SpaceError, grid_values, suggest, open_storage, open_study, fail_stale, run_worker, tickets_left)
 _all_ = ['SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale', 'run_worker']  # re-exported from workers
 
@@ -102,6 +102,7 @@ def check_train_names(cfg:dict, # configuration a trial would get
     "Refuse keys that are not `TrainConfig` fields (before any trial runs)."
     if bad := sorted(set(cfg) - _train_names()): raise ValueError(f"{where}: not TrainConfig fields: {bad}")
 
+# %% ../nbs/07_search.ipynb #b8795f32
 def train_objective(out:str|Path, # study folder; trial runs go to out/trials/<number>
                     monitor:str='f1_score', # reported to the pruner every epoch
                     quiet:bool=False, # trials print no progress
@@ -119,6 +120,7 @@ def train_objective(out:str|Path, # study folder; trial runs go to out/trials/<n
         return res['best_f1']
     return objective
 
+# %% ../nbs/07_search.ipynb #2432dc13
 def ensure_head(cfg:dict, # the best head configuration (TrainConfig names)
                 dest:str|Path, # run folder of the head; its model.pth is the full stage's starting point
                ) -> Path:
@@ -133,9 +135,6 @@ def ensure_head(cfg:dict, # the best head configuration (TrainConfig names)
     return dest/'model.pth'
 
 # %% ../nbs/07_search.ipynb #7d9cf09f
-def _atomic(path:Path, write):
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp'); write(tmp); os.replace(tmp, path)
-
 def trials_table(study:optuna.Study) -> pd.DataFrame:
     "All trials with params, user attributes, ticket, grid point, retry links and failure reasons."
     df = study.trials_dataframe(attrs=('number', 'value', 'state', 'datetime_start', 'datetime_complete', 'duration', 'params', 'user_attrs'))
@@ -144,11 +143,13 @@ def trials_table(study:optuna.Study) -> pd.DataFrame:
     df['retry_of'] = [(s.get('retry_history') or [None])[-1] for s in sa]  # the trial this one retries (Optuna's retry attributes)
     return df
 
+# %% ../nbs/07_search.ipynb #605323f0
 def best_config(study:optuna.Study) -> dict:
     "The best trial's full configuration: base, then the space's `fixed`, then the trial's parameters."
     ua = study.user_attrs
     return {**ua['base'], **ua['space']['fixed'], **study.best_trial.params}
 
+# %% ../nbs/07_search.ipynb #71c8212e
 def plot_study(study:optuna.Study, # the study
                out:str|Path, # folder for history.png and importance.png
               ) -> dict:
@@ -166,11 +167,12 @@ def plot_study(study:optuna.Study, # the study
                 ax = fn(study); fig = ax.figure if hasattr(ax, 'figure') else ax.flat[0].figure
                 if name == 'history': ax.set_ylabel('trial score (validation macro-F1)'); ax.set_title(f"Optimisation history: study {study.study_name}")
                 fig.set_size_inches(6, 3.5)
-                _atomic(out/f'{name}.png', lambda p: fig.savefig(p, dpi=90, bbox_inches='tight', format='png'))
+                atomic_write(out/f'{name}.png', write=lambda p: fig.savefig(p, dpi=90, bbox_inches='tight', format='png'))
                 plt.close(fig); res[name] = out/f'{name}.png'
             except (ValueError, RuntimeError, ZeroDivisionError) as e: res[name] = f"not drawn: {e}"
     return res
 
+# %% ../nbs/07_search.ipynb #036127b8
 def write_outputs(study:optuna.Study, # the study
                   out:str|Path, # folder for the files
                  ) -> dict:
@@ -183,18 +185,18 @@ def write_outputs(study:optuna.Study, # the study
                    n_trials=ua['n_trials'], seed=ua['seed'], sampler=ua['space']['sampler'], pruner=ua['space']['pruner'],
                    states=counts, tickets_left=tickets_left(study))
     paths = dict(trials=out/'trials.csv')
-    _atomic(out/'trials.csv', lambda p: trials_table(study).to_csv(p, index=False))
+    atomic_write(out/'trials.csv', write=lambda p: trials_table(study).to_csv(p, index=False))
     if done:
         b = study.best_trial
         summary.update(best_trial=b.number, best_value=b.value, best_params=b.params, best_user_attrs=b.user_attrs)
         from ecg_vision.train import config_paths
         cfg = config_paths(best_config(study), out, to_rel=True)  # paths relative to the file: the folder can move
         head = f"# best configuration of study {study.study_name} (trial {b.number}, value {b.value:.4f}); ecgv_train --config reads it\n"
-        _atomic(out/'best_params.yaml', lambda p: p.write_text(head + yaml.safe_dump(cfg, sort_keys=False)))
+        atomic_write(out/'best_params.yaml', write=lambda p: p.write_text(head + yaml.safe_dump(cfg, sort_keys=False)))
         paths['best_params'] = out/'best_params.yaml'
     plots = plot_study(study, out)
     summary['plots'] = {k: str(v) for k, v in plots.items()}
-    _atomic(out/'summary.json', lambda p: p.write_text(json.dumps(summary, indent=1, default=str)))
+    atomic_write(out/'summary.json', write=lambda p: p.write_text(json.dumps(summary, indent=1, default=str)))
     return dict(summary=out/'summary.json', **paths, **{k: v for k, v in plots.items() if isinstance(v, Path)})
 
 # %% ../nbs/07_search.ipynb #f551dd21
@@ -228,6 +230,7 @@ def quiet_optuna():
     try: yield
     finally: optuna.logging.set_verbosity(old)
 
+# %% ../nbs/07_search.ipynb #e9be10bf
 def search(space:str|Path|dict, # search-space YAML, template name, or a loaded space
            storage:str, # study storage URL (see `open_storage`)
            study:str, # study name

@@ -5,7 +5,7 @@
 # %% ../nbs/09_slurm.ipynb #0940f770
 from __future__ import annotations
 import json, os, re, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from itertools import product
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from fastcore.script import Param
 from .core import command
 
 # %% auto #0
-__all__ = ['SlurmConfig', 'load_config', 'save_config', 'grid', 'read_table', 'task_params', 'job_notebook', 'execute_job',
+__all__ = ['SlurmConfig', 'load_cluster', 'save_cluster', 'grid', 'read_table', 'task_params', 'job_notebook', 'execute_job',
            'nb_errors', 'TaskStopped', 'run_task', 'array_spec', 'parse_rows', 'task_command', 'sbatch_script',
            'SlurmError', 'parse_job_id', 'submit', 'submit_pipeline', 'load_pipeline', 'queue_states', 'wait_jobs',
            'collect', 'rerun_rows', 'ecgv_slurm']
@@ -53,7 +53,7 @@ class SlurmConfig:
         if int(self.cpus) < 1: raise ValueError(f"SlurmConfig.cpus: {self.cpus!r} must be at least 1")
 
 # %% ../nbs/09_slurm.ipynb #c75cdfc1
-def load_config(path=None, # cluster YAML (see slurm/cluster.yaml); None: defaults only
+def load_cluster(path=None, # cluster YAML (see slurm/cluster.yaml); None: defaults only
                 **overrides):  # keys that replace the file's values
     "Read a `SlurmConfig` from YAML."
     d = {}
@@ -68,7 +68,8 @@ def load_config(path=None, # cluster YAML (see slurm/cluster.yaml); None: defaul
     if bad: raise ValueError(f"{path or 'config'}: unknown key {bad[0]!r} (known: {', '.join(sorted(known))})")
     return SlurmConfig(**d)
 
-def save_config(cfg:SlurmConfig, # the config to write
+# %% ../nbs/09_slurm.ipynb #d421e1e6
+def save_cluster(cfg:SlurmConfig, # the config to write
                 path):           # YAML file to write
     "Write `cfg` as YAML."
     Path(path).write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
@@ -80,6 +81,7 @@ def grid(**axes):  # parameter name -> list of values; the table is their cross 
     axes = {k: list(v) if isinstance(v, (list, tuple, range)) else [v] for k, v in axes.items()}
     return pd.DataFrame(list(product(*axes.values())), columns=list(axes))
 
+# %% ../nbs/09_slurm.ipynb #ff49cfd9
 def read_table(path):  # parameter table, CSV with a header row
     "Read a parameter table; one row per task."
     p = Path(path)
@@ -88,6 +90,7 @@ def read_table(path):  # parameter table, CSV with a header row
     if len(df) == 0: raise ValueError(f"{p}: parameter table has no rows")
     return df
 
+# %% ../nbs/09_slurm.ipynb #5fd2d825
 def _py(v):
     "A plain Python value for papermill (numpy scalars become int/float/bool)."
     return v.item() if hasattr(v, 'item') else v
@@ -161,10 +164,12 @@ def nb_errors(path):  # an executed notebook
     return [f"{o.get('ename')}: {o.get('evalue')}".strip() for c in nb.get('cells', [])
             for o in c.get('outputs', []) if o.get('output_type') == 'error']
 
+# %% ../nbs/09_slurm.ipynb #220a195b
 def _status(out, i): return Path(out)/f'task_{i}.json'
 
 class TaskStopped(BaseException): "SIGTERM reached a running task (preemption, requeue, time limit)."
 
+# %% ../nbs/09_slurm.ipynb #cbd56892
 def _stop(signum, frame): raise TaskStopped(f"stopped by signal {signum}")
 
 def run_task(table,                 # parameter table (CSV)
@@ -223,6 +228,7 @@ def array_spec(rows,                 # task ids
     s = ','.join(f'{a}' if a == b else f'{a}-{b}' for a, b in parts)
     return s + (f'%{max_parallel}' if max_parallel else '')
 
+# %% ../nbs/09_slurm.ipynb #0ca567e5
 def parse_rows(s:str):  # like '0,3,5-7'
     "Task ids from a `--rows` string."
     res = []
@@ -231,12 +237,14 @@ def parse_rows(s:str):  # like '0,3,5-7'
         res += list(range(int(a), int(b or a) + 1))
     return res
 
+# %% ../nbs/09_slurm.ipynb #82b06670
 def task_command(cfg:SlurmConfig, table, notebook, out, index='$SLURM_ARRAY_TASK_ID'):
     "The shell command that runs one task."
     q = lambda p: shlex.quote(str(p))
     return (f'{cfg.python} -m ecg_vision.slurm task --table {q(table)} --index "{index}" '
             f'--notebook {q(notebook)} --out {q(out)} --kernel {cfg.kernel}')
 
+# %% ../nbs/09_slurm.ipynb #cd192900
 def sbatch_script(cfg:SlurmConfig,  # resources and environment
                   command:str,      # what each task runs
                   name:str='ecgv',  # job name
@@ -274,6 +282,7 @@ class SlurmError(RuntimeError):
     "A Slurm command failed; the message is its error line."
     user_error = True  # `ecg_vision.core.command` prints it as one line
 
+# %% ../nbs/09_slurm.ipynb #1b62c1f4
 def _run(cmd, check=True):
     "Run a Slurm command, return its stdout."
     if not shutil.which(cmd[0]): raise SlurmError(f"{cmd[0]}: not found; run this on a Slurm login node")
@@ -289,6 +298,7 @@ def parse_job_id(s:str):  # `sbatch --parsable` output: 'id' or 'id;cluster'
     if not m: raise SlurmError(f"sbatch: no job id in {s!r}")
     return m.group(1)
 
+# %% ../nbs/09_slurm.ipynb #89fe75e8
 def submit(cfg:SlurmConfig,  # resources and environment
            table,            # parameter table (CSV), one task per row
            notebook,         # stage notebook
@@ -339,12 +349,13 @@ def submit_pipeline(stages:list,   # dicts: name, notebook, table (CSV or list o
         for k, v in (s.get('params') or {}).items():
             if k not in df: df[k] = v
         df.to_csv(sout/'stage_table.csv', index=False)
-        scfg = load_config(None, **{**asdict(cfg), **(s.get('cluster') or {})})
+        scfg = load_cluster(None, **{**asdict(cfg), **(s.get('cluster') or {})})
         r = submit(scfg, sout/'stage_table.csv', s['notebook'], sout, after=prev, name=f"ecgv-{s['name']}", dry_run=dry_run)
         res.append(dict(stage=s['name'], **r))
         prev = r['job'] or f"<{s['name']}>"
     return res
 
+# %% ../nbs/09_slurm.ipynb #014f9f77
 def load_pipeline(path):  # pipeline YAML: `out:` and `stages:` (see slurm/pipeline.yaml)
     "Read a pipeline file: dict(out, stages)."
     p = Path(path)
@@ -363,6 +374,7 @@ def queue_states(jobs):  # job ids
         raise SlurmError(f"squeue: {r.stderr.strip() or f'exit status {r.returncode}'}")
     return dict(l.split('|', 1) for l in r.stdout.split() if '|' in l)
 
+# %% ../nbs/09_slurm.ipynb #c4a0a74b
 def wait_jobs(jobs,              # job ids to wait for
               timeout:float=3600, # seconds before giving up (TimeoutError)
               poll:float=5):      # seconds between squeue calls
@@ -374,6 +386,7 @@ def wait_jobs(jobs,              # job ids to wait for
         time.sleep(poll)
     return round(time.time() - t0, 1)
 
+# %% ../nbs/09_slurm.ipynb #46e17b3e
 def _never_start(states:dict) -> bool:
     "Whether every queued task left waits on a dependency that can no longer be met."
     r = subprocess.run(['squeue', '-h', '-r', '-j', ','.join(sorted({k.split('_')[0] for k in states})), '-o', '%i|%r'],
@@ -414,6 +427,7 @@ def collect(out):  # output folder of an array (table.csv, task_i.json, task_i.i
                          **(task_params(df, i) if df is not None else st.get('params', {}))))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09_slurm.ipynb #13d78500
 def _stages_of(out):
     "The stages of the pipeline submitted into `out` (from its saved pipeline.yaml), else []."
     f = Path(out)/'pipeline.yaml'
@@ -462,7 +476,7 @@ def ecgv_slurm(
                 print(f"{name + ': ' if name else ''}{(g.state == 'done').sum()}/{len(g)} done" +
                       (f"; re-run the others with --rows {rerun_rows(g)}" if rerun_rows(g) else ''))
             return
-        cfg = load_config(config)
+        cfg = load_cluster(config)
         if action == 'pipeline':
             need(stages=stages)
             p = load_pipeline(stages)

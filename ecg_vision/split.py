@@ -74,6 +74,7 @@ def group_split(df:pd.DataFrame, # one row per image (or record)
     valid = df[group].isin(set(g.index[pick])).to_numpy()
     return np.flatnonzero(~valid), np.flatnonzero(valid)
 
+# %% ../nbs/00b_split.ipynb #3eca7083
 def group_kfold(df:pd.DataFrame, # one row per image (or record)
                 k:int=5, # number of folds
                 seed:int=42, # random seed
@@ -161,7 +162,8 @@ def make_split(data:str|Path, # folder with Diagnostics.xlsx/.csv + Chapman CSVs
 # %% ../nbs/00b_split.ipynb #e0f1a2b3
 def read_split(path:str|Path|pd.DataFrame, # split_train.csv / split_test.csv (record_id, path, y, ...), or such a table
                base:str|Path|None=None, # folder relative record paths are relative to (default: the CSV's folder; cwd for a table)
-               labels:bool=True, # check the `y` column (drawing PNGs needs no label)
+               labels:bool=True, # need a good `y` in each row (drawing PNGs needs no label)
+               paths:bool=True, # need a record `path` in each row (packing PNGs found by record id needs none)
               ) -> tuple: # (usable rows with absolute paths, set-aside rows with `reason`)
     "Read a split CSV; rows with an unsafe or repeated record id, an empty or non-integer `y` or no path are set aside with the reason."
     if isinstance(path, pd.DataFrame):  # a table: cells as the CSV would hold them ('' for missing, 3 for 3.0)
@@ -174,7 +176,7 @@ def read_split(path:str|Path|pd.DataFrame, # split_train.csv / split_test.csv (r
         except MalformedECG: raise
         except Exception as e: raise MalformedECG(path, f"not a CSV ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     base = Path(base) if base else path.parent if path.name != 'meta' else Path('.')
-    miss = [c for c in ('record_id', 'path') if c not in df.columns]
+    miss = [c for c, need in (('record_id', True), ('path', paths), ('y', labels)) if need and c not in df.columns]
     if miss: raise MalformedECG(path, f"missing column(s) {', '.join(miss)}")
     why, seen = [], {}
     for i, r in enumerate(df.to_dict('records')):
@@ -182,14 +184,14 @@ def read_split(path:str|Path|pd.DataFrame, # split_train.csv / split_test.csv (r
         try: check_record_id(r['record_id'], row); w = None
         except MalformedECG as e: w = e.cause
         if w is None and r['record_id'] in seen: w = f"record id {r['record_id']} repeats {seen[r['record_id']]}"
-        if w is None and labels and 'y' in df.columns and not (r['y'].strip().isdigit() and int(r['y']) < len(CLASSES)):
+        if w is None and labels and not (r['y'].strip().isdigit() and int(r['y']) < len(CLASSES)):
             w = f"label y={r['y']!r} is not a class index 0-{len(CLASSES) - 1}"
-        if w is None and not r['path'].strip(): w = "empty path"
+        if w is None and paths and not r['path'].strip(): w = "empty path"
         seen.setdefault(r['record_id'], row); why.append(w if w is None else f"{w} ({row})")
     df['reason'] = why
-    if 'y' in df.columns and labels: df['y'] = [int(v) if w is None else -1 for v, w in zip(df.y, why)]
+    if labels: df['y'] = [int(v) if w is None else -1 for v, w in zip(df.y, why)]
     good = df[df.reason.isna()].drop(columns='reason').reset_index(drop=True)
-    good['path'] = [str(abs_path(p, base).resolve()) for p in good.path]
+    if paths: good['path'] = [str(abs_path(p, base).resolve()) for p in good.path]
     return good, df[df.reason.notna()].reset_index(drop=True)
 
 # %% ../nbs/00b_split.ipynb #db0ad174

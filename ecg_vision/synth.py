@@ -5,15 +5,14 @@
 # %% ../nbs/01_synth.ipynb #f4e78a73
 from __future__ import annotations
 import os
-from dataclasses import dataclass, replace, asdict
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from .core import command, progress as show_progress
+from .core import command, process_pool, progress as show_progress
 
-from .data import LEADS, FS, RHYTHM_TO_CLASS, CLASSES
+from .data import FS, CLASSES
 
 # %% auto #0
 __all__ = ['DOWER', 'RHYTHMS', 'SYNTH_RHYTHMS', 'CLASS_RHYTHMS', 'limb_leads', 'SynthConfig', 'draw_rate', 'beat_times',
@@ -320,6 +319,7 @@ def electrode_noise(rng:np.random.Generator, # random generator
         e[rng.integers(9)] += rng.choice([-1, 1])*_r(rng, cfg.step_mv)*np.where(t >= t0, np.exp(-(t - t0)/tau), 0)
     return e
 
+# %% ../nbs/01_synth.ipynb #a6d543e9
 def record_leads(heart:np.ndarray, # (8, n) I, II, V1..V6 of the heart alone (mV)
                  rng:np.random.Generator, # random generator
                  cfg:SynthConfig, # ranges
@@ -369,6 +369,7 @@ def csv_text(x:np.ndarray, # (n, 12) in µV
     if _TEXT is None: _TEXT = np.array(['%.1f' % (v/2) for v in range(-2*_HALF_UV, 2*_HALF_UV + 1)], dtype=object)
     return '\n'.join([','.join(r) for r in _TEXT[h.astype(np.int64) + 2*_HALF_UV].tolist()]) + '\n'
 
+# %% ../nbs/01_synth.ipynb #004311cb
 def _write_one(args):
     "Generate and write one record; returns its id."
     out, rid, rhythm, seed, cfg = args
@@ -385,6 +386,7 @@ def synth_plan(n:int=400, # number of records
     return pd.DataFrame(dict(FileName=[f'SYN_{seed:04d}_{i:06d}' for i in range(n)], Rhythm=rhythms,
                              seed=rng.integers(0, 2**31, n)))
 
+# %% ../nbs/01_synth.ipynb #1d9c89db
 def make_synth(out:str|Path, # output folder
                n:int=400, # number of records
                seed:int=0, # random seed
@@ -397,9 +399,12 @@ def make_synth(out:str|Path, # output folder
     plan = synth_plan(n, seed)
     args = [(out/'ECGDataDenoised', f, r, int(s), cfg) for f, r, s in zip(plan.FileName, plan.Rhythm, plan.seed)]
     workers = min(workers or os.cpu_count() or 1, max(n, 1))
-    with ProcessPoolExecutor(workers) as ex:
-        it = ex.map(_write_one, args, chunksize=max(1, n//(workers*8)))
+    if workers == 1 or n < 2: ex, it = None, map(_write_one, args)
+    else: ex = process_pool(workers, _write_one); it = ex.map(_write_one, args, chunksize=max(1, n//(workers*8)))
+    try:
         for _ in show_progress(it, n, 'synthesise', quiet=not progress): pass
+    finally:
+        if ex: ex.shutdown(cancel_futures=True)
     plan[['FileName', 'Rhythm']].to_csv(out/'Diagnostics.csv', index=False)
     return out
 

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torchvision, yaml, fastai
 from fastai.learner import Learner
-from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.core import CancelFitException
 from fastai.callback.tracker import TrackerCallback, ReduceLROnPlateau
 from fastai.callback.schedule import ParamScheduler
 from fastai.callback.progress import CSVLogger, ProgressCallback
@@ -20,7 +20,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import F1Score, accuracy
 from fastai.optimizer import Adam, SGD
 from fastai.torch_core import set_seed, num_distrib, rank_distrib, get_model
-from .core import abs_path, atomic_write, command, live_progress, rel_path
+from .core import abs_path, atomic_write, command, config_flags, live_progress, rel_path
 from .models import IMAGENET_MEAN, IMAGENET_STD, arch_spec, build_model, split_head
 
 # %% auto #0
@@ -66,6 +66,7 @@ class TrainConfig:
     resume: bool = True           # continue from `out/last.pth` when present
     quiet: bool = False           # no progress output (no bars, no epoch lines)
 
+# %% ../nbs/05_train.ipynb #ef3067ab
 PATH_KEYS = ('lmdb', 'weights', 'out')  # TrainConfig fields that hold paths (`weights` also takes imagenet/none)
 
 def config_paths(d:dict, # TrainConfig names -> values
@@ -76,6 +77,7 @@ def config_paths(d:dict, # TrainConfig names -> values
     f = (lambda p: rel_path(p, base)) if to_rel else (lambda p: str(abs_path(p, base)))
     return {k: f(v) if k in PATH_KEYS and isinstance(v, str) and v and v not in ('imagenet', 'none') else v for k, v in d.items()}
 
+# %% ../nbs/05_train.ipynb #c40dcb6f
 def load_config(path:str|Path, **kw) -> TrainConfig:
     "A `TrainConfig` from a YAML file (same names as the fields; paths relative to the file), with `kw` overriding it."
     try: d = yaml.safe_load(Path(path).read_text()) or {}
@@ -93,10 +95,12 @@ def opt_func(cfg:TrainConfig):
     if cfg.opt == 'sgd': return partial(SGD, mom=cfg.mom)
     raise ValueError(f"opt {cfg.opt!r}: use adamw, adam or sgd")
 
+# %% ../nbs/05_train.ipynb #0fa0fe9e
 def step_sched(lr:float, every:float, gamma:float):
     "A schedule of training fraction: `lr`, times `gamma` after each `every` of training."
     return lambda pos: lr * gamma**math.floor(pos/every + 1e-9)
 
+# %% ../nbs/05_train.ipynb #c1b18fd2
 def class_weights(y, n:int) -> torch.Tensor:
     "Inverse-frequency class weights (mean 1 over present classes; 0 for absent ones)."
     c = np.bincount(np.asarray(y, dtype=int), minlength=n).astype(float)
@@ -120,6 +124,7 @@ class EpochLog(CSVLogger):
     def after_fit(self):
         if self.file: self.file.close(); self.learn.logger = self.old_logger
 
+# %% ../nbs/05_train.ipynb #6565b8ec
 class Tracker(TrackerCallback):
     "Keep the best macro-F1 weights, checkpoint every epoch for resuming, stop early."
     order = TrackerCallback.order + 5
@@ -170,14 +175,16 @@ def epoch_lines(stage:str, # the stage whose epochs are printed
     return log
 
 # %% ../nbs/05_train.ipynb #79c233e2
-def run_device(cfg:TrainConfig) -> torch.device:
-    "This process's device: its local GPU under a distributed launch (the CPU without GPUs or with `cfg.device='cpu'`), `cfg.device`, or the GPU when there is one."
+def run_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1'... (None: the GPU when there is one)
+              ) -> torch.device:
+    "This process's device for training, evaluation and explanation: its local GPU under a distributed launch (the CPU without GPUs or with `device='cpu'`), `device`, or the GPU when there is one."
     if num_distrib() > 1:
-        if cfg.device == 'cpu' or not torch.cuda.is_available(): return torch.device('cpu')
+        if device == 'cpu' or not torch.cuda.is_available(): return torch.device('cpu')
         return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    if cfg.device: return torch.device(cfg.device)
+    if device: return torch.device(device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
+# %% ../nbs/05_train.ipynb #9ca71c73
 def run_precision(cfg:TrainConfig, dev:torch.device) -> str:
     "Effective precision: mixed precision only on CUDA."
     if cfg.precision not in ('auto', 'bf16', 'fp16', 'fp32'): raise ValueError(f"precision {cfg.precision!r}: use auto, bf16, fp16 or fp32")
@@ -185,6 +192,7 @@ def run_precision(cfg:TrainConfig, dev:torch.device) -> str:
     if cfg.precision == 'auto': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     return cfg.precision
 
+# %% ../nbs/05_train.ipynb #aa2dbc2c
 def distrib(learn:Learner):
     "Data-parallel training under a multi-process launch (NCCL on GPUs, gloo on CPUs), else a no-op."
     if num_distrib() <= 1: return contextlib.nullcontext(learn)
@@ -231,7 +239,6 @@ def _ddp(learn):
     finally:
         learn.remove_cb(cb); learn.metrics = metrics
         for c in prog: learn.add_cb(c)
-
 
 # %% ../nbs/05_train.ipynb #11e26229
 def _trim_log(f:Path, stage:str, start:int):
@@ -353,7 +360,7 @@ def fit_run(cfg:TrainConfig,     # the run
     try: ckpt = torch.load(ckf, map_location='cpu', weights_only=True) if cfg.resume and ckf.exists() else None
     except Exception as e: raise ValueError(f"{ckf}: unreadable checkpoint ({type(e).__name__}); --fresh starts the run over") from None
     set_seed(cfg.seed)
-    dev, classes = run_device(cfg), list(meta['classes'])
+    dev, classes = run_device(cfg.device), list(meta['classes'])
     dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev, stats=norm_stats(cfg.arch))
     if len(dls.train_ds) == 0 or len(dls.valid_ds) == 0:
         raise ValueError(f"{cfg.lmdb}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation charts; "
@@ -465,46 +472,13 @@ def load_run(path:str|Path, # run folder, or a .pth state dict inside one (param
     return model.to(device).eval(), params
 
 # %% ../nbs/05_train.ipynb #daa9aa41
-_BOOL = {'class_weights', 'aug', 'quiet'}
-
 @command
-def ecgv_train(lmdb:str=None,          # training LMDB (required unless --config gives it)
-               arch:str=None,          # architecture (default resnet18)
-               weights:str=None,       # imagenet, none, or a state-dict file
-               stage:str=None,         # head, full or both
-               epochs:int=None,        # epochs of the full (or only) stage
-               head_epochs:int=None,   # epochs of the head stage when --stage both
-               lr:float=None,          # peak learning rate
-               head_lr:float=None,     # learning rate of the head stage when --stage both
-               wd:float=None,          # weight decay
-               opt:str=None,           # adamw, adam or sgd
-               mom:float=None,         # SGD momentum / Adam beta1
-               sched:str=None,         # one_cycle, step or plateau
-               step_size:int=None,     # step schedule: epochs between drops
-               gamma:float=None,       # step / plateau: lr factor per drop
-               bs:int=None,            # batch size per GPU
-               size:int=None,          # input size (0: as stored)
-               valid_pct:float=None,   # validation share of records
-               folds:int=None,         # k-fold CV when > 1
-               patience:int=None,      # early-stopping patience in epochs (0: off)
-               min_epochs:int=None,    # no early stop before this many epochs
-               label_smoothing:float=None, # cross-entropy label smoothing
-               class_weights:bool=False,   # weight the loss by inverse class frequency
-               head_init:str=None,     # default, xavier or kaiming
-               precision:str=None,     # auto, bf16, fp16 or fp32
-               aug:bool=False,         # light augmentation
-               capture:float=None,     # share of training charts given a random photo/scan capture
-               num_workers:int=None,   # DataLoader workers
-               device:str=None,        # cpu, cuda, cuda:1 ... (default: GPU if any)
-               seed:int=None,          # random seed
-               out:str=None,           # run directory
+@config_flags(TrainConfig, skip=('resume',), unset=True)
+def ecgv_train(config:str=None,        # YAML of TrainConfig names (e.g. best_params.yaml); flags override it
                fresh:bool=False,       # start over instead of resuming from out/last.pth
-               quiet:bool=False,       # no progress output (no bars, no epoch lines)
-               config:str=None,        # YAML of TrainConfig names (e.g. best_params.yaml); flags override it
-              ):
+               **flags):               # one per `TrainConfig` field (see its docments); unset flags come from --config or the defaults
     "Train an ECG chart classifier with fastai (see `TrainConfig` for every flag)."
-    given = {k: v for k, v in locals().items() if k in {f.name for f in fields(TrainConfig)} and v is not None
-             and not (k in _BOOL and v is False)}
+    given = {k: v for k, v in flags.items() if v is not None and v is not False}  # False: a switch not given
     if config is None and not given.get('lmdb'): raise SystemExit("ecgv_train: --lmdb PATH is required")
     cfg = load_config(config, **given) if config else TrainConfig(**given)
     if fresh: cfg = replace(cfg, resume=False)

@@ -54,6 +54,7 @@ def open_storage(url:str, # journal file, `sqlite:///file.db` or a database URL 
 class SpaceError(ValueError):
     "A search-space YAML that cannot be used."
 
+# %% ../nbs/07b_workers.ipynb #8cd62aa8
 def grid_values(space:dict, # a grid space from `load_space`
                 base:dict|None=None, # configuration the `around` factors multiply (the previous stage's best)
                ) -> dict:
@@ -66,6 +67,7 @@ def grid_values(space:dict, # a grid space from `load_space`
         g[k] = list(dict.fromkeys(int(round(b*f)) if isinstance(b, int) else float(f"{b*f:.6g}") for f in fs))
     return g
 
+# %% ../nbs/07b_workers.ipynb #686dc4e0
 def suggest(trial:optuna.Trial, # the trial to ask
             params:dict, # name -> list of choices, or {low, high[, log, step]}
            ) -> dict:
@@ -95,6 +97,7 @@ def make_sampler(space:dict, # the search space
         warnings.simplefilter('ignore', ExperimentalWarning)
         return optuna.samplers.TPESampler(**{'seed': seed, 'multivariate': True, **kw})
 
+# %% ../nbs/07b_workers.ipynb #5dad4dcb
 def make_pruner(space:dict) -> optuna.pruners.BasePruner:
     "The pruner a space asks for: none, median or hyperband (options from `pruner_kw`)."
     kw = space.get('pruner_kw') or {}
@@ -170,6 +173,7 @@ class Heartbeat:
         self.beat(); self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
     def __exit__(self, *exc): self._stop.set(); self._t.join()
 
+# %% ../nbs/07b_workers.ipynb #b4d2e4c8
 def _optuna_heartbeat(storage) -> bool:
     "Whether `storage` keeps Optuna's own heartbeat (database storages from `open_storage`)."
     return callable(getattr(storage, 'get_heartbeat_interval', None)) and storage.get_heartbeat_interval() is not None
@@ -191,6 +195,7 @@ def is_stale(t:FrozenTrial, # a RUNNING trial
     last = t.system_attrs.get('heartbeat') or (t.datetime_start.timestamp() if t.datetime_start else now)
     return now - last > stale_after
 
+# %% ../nbs/07b_workers.ipynb #82627b9a
 def _give_up(study, t:FrozenTrial, reason:str, max_retry:int=2) -> bool:
     "Fail RUNNING trial `t` and queue its ticket again (as Optuna's retry callback does); False when another worker did it first."
     st = study._storage
@@ -219,7 +224,6 @@ def fail_stale(study:optuna.Study, # the study to clean up
         return sorted(running & {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if 'error' not in t.user_attrs})
     return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if is_stale(t, stale_after) and _give_up(study, t, 'stale', max_retry)]
-
 
 # %% ../nbs/07b_workers.ipynb #6038c2a6
 def _ticket_lock(study) -> JournalFileOpenLock|None:
@@ -297,6 +301,7 @@ def run_worker(study:optuna.Study, # a study from `open_study`
         if progress: print(f"study {study.study_name}: {n - tickets_left(study)}/{n} tickets done", flush=True)
     return ran
 
+# %% ../nbs/07b_workers.ipynb #a95f1f8e
 def tickets_left(study) -> int:
     "Tickets still WAITING or RUNNING."
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)))

@@ -1,4 +1,4 @@
-import os, shutil, subprocess, sys
+import os, subprocess
 from pathlib import Path
 import pytest
 
@@ -21,3 +21,15 @@ def synth_dir(tmp_path_factory):
     make_synth(d, n=24, seed=0, progress=False)
     make_split(d, d, progress=False)
     return d
+
+
+@pytest.fixture(scope='session')
+def charts(synth_dir):
+    "`charts(split, size, layouts)`: an LMDB of `synth_dir`'s split, rendered once per session (read-only: copy it to change it)."
+    from ecg_vision.lmdb import render_to_lmdb
+    made = {}
+    def get(split='train', size=64, layouts='std'):
+        if (key := (split, size, layouts)) not in made:
+            made[key] = render_to_lmdb(synth_dir/f'split_{split}.csv', layouts, size, synth_dir/'lmdbs'/f'{split}_{layouts}_{size}.lmdb', progress=False)
+        return made[key]
+    return get

@@ -4,7 +4,7 @@ One table, `CASES` in make_bad.py: (input, command, kind, expected message fragm
 its corpus folder (cached per session); each row checks one line naming the file and its true cause. To cover another
 command, add a runner to `RUNNERS` (how to run it on a corpus folder into `out`) and rows to `CASES`.
 """
-import importlib.util, os, subprocess, sys
+import importlib.util, subprocess, sys
 from pathlib import Path
 import pandas as pd
 import pytest
@@ -177,7 +177,6 @@ def test_refused_weights_file_is_one_line(tiny_run, tmp_path):
     "A .pth that holds a pickled object (not a state dict): refused by weights_only, said in one line, no 'weights_only=False' advice."
     evil = tmp_path/'evil.pth'
     subprocess.run([sys.executable, '-c', f"import torch\nclass Evil: pass\ntorch.save({{'model': Evil()}}, {str(evil)!r})"], check=True)
-    from ecg_vision.lmdb import index_csv
     lm = Path(str(tiny_run[1]).replace('test.lmdb', 'train.lmdb'))
     p = run('ecgv_train', '--lmdb', lm, '--arch', 'mobilenet_v3_small', '--weights', evil, '--epochs', 1, '--out', tmp_path/'r', check=False)
     err = p.stderr.strip().splitlines()

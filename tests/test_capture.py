@@ -11,15 +11,14 @@ def _cmd():
     return [exe] if exe else [sys.executable, ENTRY]
 
 @pytest.fixture(scope='module')
-def tiny(synth_dir, tmp_path_factory):
-    from ecg_vision.lmdb import render_to_lmdb
+def tiny(charts, tmp_path_factory):
     from ecg_vision.models import build_model
     from ecg_vision.data import CLASSES
     global ENTRY
     d = tmp_path_factory.mktemp('robust')
     ENTRY = d/'ecgv_robust.py'  # a script file, as a console-script wrapper is (`python -c` would skip argument parsing)
     ENTRY.write_text('import sys\nfrom ecg_vision.capture import ecgv_robust\nsys.exit(ecgv_robust())\n')
-    lm = render_to_lmdb(synth_dir/'split_test.csv', 'std', 48, d/'test.lmdb', progress=False)
+    lm = charts('test', 48, 'std')
     rd = d/'run'; rd.mkdir()
     torch.manual_seed(0)
     torch.save(build_model('mobilenet_v3_small', 4, weights='none').state_dict(), rd/'model.pth')

@@ -1,5 +1,5 @@
 "Console scripts of the data and synth stages, end to end, and README/index agreement."
-import json, shutil, subprocess, sys
+import json, shutil, sys
 import pandas as pd
 from conftest import run, FIX, ROOT
 

@@ -2,9 +2,9 @@
 05_train's docs and of `slurm/ddp.sbatch`. Each rank trains on its own shard, rank 0 alone writes the run folder, the
 logged validation metrics are those of the saved model on the whole validation split, and a killed run resumes.
 """
-import json, os, shutil, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, time
 from pathlib import Path
-import numpy as np, pandas as pd, pytest, torch
+import pandas as pd, pytest, torch
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, 'MPLBACKEND': 'Agg'}

@@ -1,5 +1,5 @@
 "End-to-end tests of `ecg_vision.lmdb`: format, packing, crash + resume, verify, the `ecgv_pack` command (loaders: test_loaders.py)."
-import json, os, pickle, shutil, signal, subprocess, sys, textwrap
+import json, os, shutil, signal, subprocess, sys, textwrap
 from pathlib import Path
 import cv2, lmdb, numpy as np, pandas as pd, pytest, torch
 from ecg_vision.data import CLASSES

@@ -5,7 +5,7 @@ Needs a PostgreSQL server (`.ci/pg_up.sh` starts one and prints its URL; `ECGV_P
 array, a Slurm cluster (`.ci/slurm_up.sh`). Without them these tests skip, unless ECGV_REQUIRE_PG / ECGV_REQUIRE_SLURM
 are set (CI sets both): then a missing server is a failure, never a silent skip.
 """
-import os, re, shutil, signal, subprocess, sys, time, uuid
+import os, re, shutil, signal, subprocess, time, uuid
 from pathlib import Path
 import optuna, pytest
 from optuna.trial import TrialState
@@ -61,12 +61,11 @@ params:
 N = 6  # the grid's points, so the study's tickets
 
 
-def test_slurm_array_on_postgres(synth_dir, tmp_path):
+def test_slurm_array_on_postgres(charts, tmp_path):
     "4 array tasks, one PostgreSQL study: exactly N finished trials, each grid point once, a SIGKILLed trial retried, all tasks exit 0."
     url = pg_url(); _need_slurm()
-    from ecg_vision.lmdb import render_to_lmdb
     from ecg_vision.workers import open_storage
-    lmdb = render_to_lmdb(synth_dir/'split_train.csv', ['std'], 32, tmp_path/'train.lmdb', progress=False)
+    lmdb = charts('train', 32, 'std')
     (tmp_path/'space.yaml').write_text(SPACE)
     study, out, logs = f'hpc-{uuid.uuid4().hex[:8]}', tmp_path/'out', tmp_path/'logs'
     logs.mkdir()

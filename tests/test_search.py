@@ -67,11 +67,10 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match='learning_rate'):
         search(str(sp), tmp_path/'b.log', 'b', lmdb=str(tmp_path), out=tmp_path/'out', progress=False)
 
-def test_chain_head_full_grid(synth_dir, tmp_path):
+def test_chain_head_full_grid(charts, tmp_path):
     "Real (tiny) training: head grid with 2-fold CV → full TPE from the best head → grid around it (via ecgv_search)."
-    from ecg_vision.lmdb import render_to_lmdb
     from ecg_vision.train import load_config
-    lmdb = render_to_lmdb(synth_dir/'split_train.csv', ['std'], 64, tmp_path/'train.lmdb', progress=False)
+    lmdb = charts('train', 64, 'std')
     common = dict(arch='mobilenet_v3_small', weights='none', epochs=1, bs=8, patience=0)
     head = dict(load_space('head'), params={'lr': [1e-3, 1e-2]}, fixed={'stage': 'head', **common})
     r = search(head, tmp_path/'head.log', 'head', lmdb=lmdb, folds=2, out=tmp_path/'head', progress=False)
@@ -97,4 +96,5 @@ def test_chain_head_full_grid(synth_dir, tmp_path):
     s = json.loads((tmp_path/'grid'/'summary.json').read_text())
     assert s['best_params']['lr'] == cfg.lr and Path(s['plots']['history']).exists()
     # importances need the scores to vary; two 1-epoch trials on 19 charts may tie, then the summary says why
-    assert Path(s['plots']['importance']).exists() or s['plots']['importance'].startswith('not drawn')
+    if len({t.value for t in g.trials}) > 1: assert Path(s['plots']['importance']).exists(), s['plots']
+    else: assert s['plots']['importance'].startswith('not drawn'), s['plots']

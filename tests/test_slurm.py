@@ -81,8 +81,8 @@ def test_help_explains_actions():
     r = _cli('-h')
     for word in ['script', 'submit', 'pipeline', 'status', 'task', '--table', '--notebook', '--dry_run', '--rows']:
         assert word in r.stdout
-    if shutil.which('ecgv_slurm'):
-        assert 'submit' in subprocess.run(['ecgv_slurm', '-h'], capture_output=True, text=True).stdout
+    assert shutil.which('ecgv_slurm'), 'ecgv_slurm is not installed as a console script'
+    assert 'submit' in subprocess.run(['ecgv_slurm', '-h'], capture_output=True, text=True).stdout
 
 
 def test_script_and_errors(tmp_path, cluster):

@@ -1,15 +1,12 @@
 "ecg_vision.train end to end: ecgv_train on a tiny synthetic LMDB, YAML config, kill-and-resume, k-fold."
-import json, os, signal, subprocess, sys
-from pathlib import Path
+import json, signal, subprocess, sys
 import pandas as pd, pytest, torch
 from conftest import run
 
 TINY = ['--arch', 'mobilenet_v3_small', '--weights', 'none', '--bs', '8', '--device', 'cpu']
 
 @pytest.fixture(scope='module')
-def lmdb(synth_dir):
-    from ecg_vision.lmdb import render_to_lmdb
-    return render_to_lmdb(synth_dir/'split_train.csv', ['std'], 64, synth_dir/'train64.lmdb', progress=False)
+def lmdb(charts): return charts('train', 64, 'std')
 
 def test_cli_one_epoch(lmdb, tmp_path):
     out = tmp_path/'run'

@@ -1,21 +1,20 @@
 """Benchmark the LMDB chart store: bytes per record (ours vs the study's pickled tensors) and decode throughput.
 
-    python bench/lmdb.py [--n 60] [--workers 1] [--seconds 1.5]
+    python bench/storage.py [--n 60] [--workers 1] [--seconds 1.5]
 
 Renders a small synthetic set (config2: layouts std + 2x6) at 224 and 300 px straight into LMDB, re-creates the
 study's format (ImageNet-normalised float32 tensors at 224 and 300 in one pickle per chart; only dumped here to
 measure its size, never loaded), and times decoding in one process and through the DataLoader.
 A "record" below is one chart (one record x one layout), as in the study's 1,683,045 bytes/record.
 """
-import argparse, os, pickle, sys, tempfile, time
+import argparse, os, pickle, tempfile, time
 from pathlib import Path
-# this file is named lmdb.py: keep its folder off the path so `import lmdb` finds the real package
-sys.path = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]
-import cv2, numpy as np, pandas as pd, torch
+import cv2, lmdb, numpy as np, torch
 from ecg_vision.data import make_split
 from ecg_vision.synth import make_synth
-from ecg_vision.lmdb import encode_image, decode_image, render_to_lmdb, _open
-from ecg_vision.loaders import ChartDataset, _dl
+from ecg_vision.lmdb import encode_image, decode_image, render_to_lmdb
+from ecg_vision.loaders import ChartDataset, test_dl
+from ecg_vision.models import IMAGENET_MEAN, IMAGENET_STD
 
 def rate(fn, n, seconds):
     "(items per wall second, items per CPU second of this process) of `fn(i)` over i in range(n), for >= `seconds`."
@@ -26,11 +25,13 @@ def rate(fn, n, seconds):
         if (dt := time.perf_counter() - t0) >= seconds: return done / dt, done / max(time.process_time() - c0, 1e-9)
 
 def value_sizes(path):
-    with _open(path).begin() as txn: return [len(v) for k, v in txn.cursor() if not k.startswith(b'__')]
+    "Stored bytes of every chart value (the reserved `__meta__`/`__index__` keys left out)."
+    with lmdb.open(str(path), readonly=True, lock=False) as env, env.begin() as txn:
+        return [len(v) for k, v in txn.cursor() if not k.startswith(b'__')]
 
 def study_bytes(img224, img300, y):
     "One chart in the study's format: normalised float32 CHW tensors at 224 and 300 plus the label, pickled."
-    mean, std = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
     t = lambda im: (torch.from_numpy(im).permute(2, 0, 1).float() / 255 - mean) / std
     return len(pickle.dumps({'image_224': t(img224), 'image_300': t(img300), 'label': y}))
 
@@ -74,14 +75,15 @@ def main(n=60, workers=1, seconds=1.5):
         w, c = rate(lambda i: ds[i], nrec, seconds)
         print(f"  {name:34s} {w:8,.0f}/s | {c:8,.0f}/s" + (f"   (target >= 1,500/s per core: {'met' if c >= 1500 else 'MISSED'})" if ds is ds224 else ''))
 
-    big = ChartDataset(lm[224], idxs=np.tile(np.arange(nrec), 8))    # the same charts 8x: amortise worker start-up
+    reps = np.tile(np.arange(nrec), 8)                                # the same charts 8x: amortise worker start-up
+    big = ChartDataset(lm[224], idxs=reps)
     print(f"\n== through DataLoaders at 224, bs 64, {len(big)} samples per pass (wall) ==")
     for nw in (0, 2):
         dl = torch.utils.data.DataLoader(big, batch_size=64, num_workers=nw)
         w, _ = rate(lambda _: sum(len(b[1]) for b in dl), 1, seconds)
         print(f"  uint8 batches (decode + collate), num_workers={nw}  {w * len(big):8,.0f}/s")
     for nw in (0, 2):
-        dl = _dl(big, 64, False, torch.device('cpu'), num_workers=nw)      # what test_dl builds, over `big`
+        dl = test_dl(lm[224], 64, num_workers=nw, device='cpu', idxs=reps)
         w, _ = rate(lambda _: sum(len(b[1]) for b in dl), 1, seconds)
         print(f"  fastai test_dl (float, ImageNet-normalised on CPU), num_workers={nw}  {w * len(big):8,.0f}/s")
     print("  (on a GPU machine the float conversion + normalisation run on the GPU, after the uint8 batch is moved)")
