@@ -14,7 +14,7 @@ Scored afterwards, never trained or tuned on:
 `--ablate` retrains with generator features switched off (same seeds, same recipe) and prints one row per variant.
 
 Usage: nice -n 10 python bench/sim2real.py --recipe tiny|demo|long [--records N] [--size S] [--epochs E] [--arch A]
-       [--variation robust|none] [--copies K] [--multires 1,2.5] [--ablate full,clean,plain,v0] [--out DIR] [--workers 2]
+       [--variation robust|none] [--copies K] [--redraw] [--multires 1,2.5] [--ablate full,clean,plain,v0] [--out DIR] [--workers 2]
 """
 from __future__ import annotations
 import argparse, json, os, shutil, sys, time, warnings
@@ -140,7 +140,8 @@ def run_variant(name, cfg, rc, out, seed, workers, real, other_gen_dir, quiet=Tr
     render_to_lmdb(_meta(other_gen_dir), 'std', size, out/'other_gen.lmdb', workers=workers, progress=False)
     t_data = time.perf_counter() - t0
     tc = TrainConfig(lmdb=str(out/'train.lmdb'), arch=rc['arch'], weights='none', stage='full', epochs=rc['epochs'],
-                     lr=rc['lr'], bs=rc['bs'], size=size, seed=seed, patience=rc['epochs'], out=str(out/'run'))
+                     lr=rc['lr'], bs=rc['bs'], size=size, seed=seed, patience=rc['epochs'], out=str(out/'run'),
+                     redraw=bool(rc.get('redraw')))
     run = train(tc); t_train = time.perf_counter() - t0 - t_data
     res = dict(variant=name, seconds_data=round(t_data, 1), seconds_train=round(t_train, 1))
     with warnings.catch_warnings():
@@ -170,6 +171,7 @@ def main(argv=None):
     ap.add_argument('--records', type=int); ap.add_argument('--size', type=int); ap.add_argument('--epochs', type=int)
     ap.add_argument('--arch'); ap.add_argument('--variation', choices=['robust', 'none'])
     ap.add_argument('--copies', type=int, help='differently varied charts per training record (default 1)')
+    ap.add_argument('--redraw', action='store_true', default=None, help='draw every training chart anew each epoch (TrainConfig.redraw)')
     ap.add_argument('--multires', help="LO,HI: draw each training chart at size*U(LO,HI) px and resize it to size (e.g. 1,2.5)")
     ap.add_argument('--ablate', default='', help=f"comma-separated variants among {','.join(ABLATIONS)} (default: full only)")
     ap.add_argument('--other_n', type=int, default=200, help='records of the different generator')
@@ -177,7 +179,7 @@ def main(argv=None):
     ap.add_argument('--workers', type=int, default=2)
     a = ap.parse_args(argv)
     rc = dict(RECIPES[a.recipe]); rc.update({k: v for k, v in dict(records=a.records, size=a.size, epochs=a.epochs,
-                                                                      arch=a.arch, variation=a.variation, copies=a.copies,
+                                                                      arch=a.arch, variation=a.variation, copies=a.copies, redraw=a.redraw,
         multires=tuple(map(float, a.multires.split(','))) if a.multires else None).items() if v is not None})
     variants = [v for v in (a.ablate.split(',') if a.ablate else ['full']) if v]
     bad = [v for v in variants if v not in ABLATIONS]

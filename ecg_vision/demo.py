@@ -35,6 +35,9 @@ class DemoConfig:
     real: str = ''  # folder of real labelled records to measure on (empty: the WFDB fixtures of a source checkout)
     seed: int = 0  # seed of data, split, search and training
     workers: int = 0  # processes for synth/render (0: all cores)
+    redraw: bool = False  # draw the training charts anew every epoch (`TrainConfig.redraw`)
+    capture: float = 0.  # share of training charts given a random photo/scan capture each epoch (`TrainConfig.capture`)
+    robust: bool = True  # measure macro-F1 on the test charts under each photo/scan capture condition (severity 1)
 
 # %% ../nbs/10_demo.ipynb #0882abc6
 def _step(name, timings, fn, *args, **kw):
@@ -87,12 +90,17 @@ def run_demo(cfg:DemoConfig, # what to run and where to write
     best = _step('search the head stage (Optuna grid)', t, _search, cfg, out/'train.lmdb', out/'search', progress)
     two = cfg.weights != 'none' and cfg.head_epochs > 0
     tc = TrainConfig(**{**best, 'lmdb': str(out/'train.lmdb'), 'stage': 'both' if two else 'full', 'head_epochs': cfg.head_epochs,
-                        'epochs': cfg.epochs, 'patience': 0, 'out': str(out/'run'), 'quiet': not progress})
+                        'epochs': cfg.epochs, 'patience': 0, 'out': str(out/'run'), 'quiet': not progress, 'redraw': cfg.redraw,
+                        'capture': cfg.capture})
     run = _step('fine-tune (head, then full)' if two else 'train', t, train, tc)
     ev = _step('evaluate on the synthetic test split', t, evaluate, run['run_dir'], out/'test.lmdb', out/'eval',
                tta=',' in cfg.layouts, progress=progress)
     _step('explain (Grad-CAM, Guided Grad-CAM)', t, explain_lmdb, ExplainConfig(model=str(run['run_dir']), lmdb=str(out/'test.lmdb'),
           out=str(out/'explain'), n=cfg.explain_n, faith=min(8, cfg.n//10), seed=cfg.seed, progress=progress))
+    if cfg.robust:
+        from ecg_vision.capture import robustness
+        _step('robustness under photo/scan captures', t, robustness, run['run_dir'], out/'test.lmdb', out/'robust',
+              severities=(1.,), seed=cfg.seed + 10_000, progress=False)
     real = None
     if (rf := _real_folder(cfg)) is not None:
         def measure():
@@ -149,17 +157,29 @@ def write_report(out:Path, # demo folder (holds eval/, explain/, search/, real/)
     lines += ["## Test metrics (synthetic test split)", "", metrics._repr_markdown_(), "",
               "![confusion matrix](eval/confusion.png)", "", "![ROC and PR curves](eval/curves.png)", "",
               "![training curves](eval/training.png)" if (out/'eval'/'training.png').exists() else "", ""]
-    lines += _search_md(out)
+    lines += _search_md(out) + _robust_md(out)
     lines += ["## Where the model looked (Grad-CAM and Guided Grad-CAM)", "",
               "![per-lead attribution](explain/lead_attribution.png)" if (out/'explain'/'lead_attribution.png').exists() else "", "",
               "Tables: `explain/lead_attribution.csv`; faithfulness (deletion/insertion): `explain/faithfulness_summary.csv`.", ""]
     lines += [f"![{p.stem}](explain/overlays/{p.name})" for p in overlays] + ["", "## Time per stage", "",
               "| stage | seconds |", "|---|---:|", *[f"| {k} | {v:.1f} |" for k, v in timings.items()],
               f"| **total** | **{sum(timings.values()):.1f}** |", "",
-              f"Settings: `demo_params.json`. Model: `run/model.pth` (state dict; `torch.load(..., weights_only=True)`), "
+              "Settings: `demo_params.json`. Model: `run/model.pth` (state dict; `torch.load(..., weights_only=True)`), "
               "described by `run/params.json`."]
     (out/'REPORT.md').write_text('\n'.join(lines) + '\n')
     return out/'REPORT.md'
+
+# %% ../nbs/10_demo.ipynb #ca40eabb
+def _robust_md(out:Path) -> list:
+    "The robustness section: macro-F1 under each capture condition, as a share of the clean F1."
+    f = out/'robust'/'robustness.csv'
+    if not f.exists(): return []
+    df = pd.read_csv(f)
+    tab = pd.DataFrame({'condition': df.condition, 'macro-F1': df.f1.round(3), '95% CI': [f"{a:.2f}–{b:.2f}" for a, b in zip(df.lo, df.hi)],
+                        'share of clean': [f"{v:.0%}" for v in df.f1_rel]})
+    return ["## Photos, scans and screenshots", "", "The synthetic test charts after one capture condition each (severity 1, seeds "
+            "the training never used; `ecgv_robust` draws more severities). A model that reads paper ECGs should keep most of its clean F1.", "",
+            md_table(tab, index=False), "", "![robustness](robust/robustness.png)", ""]
 
 # %% ../nbs/10_demo.ipynb #be5df53b
 def demo_notebook() -> Path|None:

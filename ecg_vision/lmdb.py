@@ -14,14 +14,14 @@ from .render import ROBUST, encode_png, parse_layouts, parse_size, record_charts
 from .split import read_split
 
 # %% auto #0
-__all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value', 'encode_image',
-           'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'get_chart',
-           'problems', 'verify', 'ecgv_pack', 'tiny_lmdbs']
+__all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'SOURCES_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value',
+           'encode_image', 'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index',
+           'read_sources', 'get_chart', 'problems', 'verify', 'ecgv_pack', 'tiny_lmdbs']
 
 # %% ../nbs/03_lmdb.ipynb #6fce5dd2
 MAGIC = b'ECGV'
 FORMAT_VERSION = 1
-META_KEY, INDEX_KEY = b'__meta__', b'__index__'
+META_KEY, INDEX_KEY, SOURCES_KEY = b'__meta__', b'__index__', b'__sources__'  # reserved keys (`__sources__`: record files, rendered packs only)
 _HEAD = struct.Struct('<4sHHIII')  # magic, version, reserved, json length, image length, crc32
 
 class BadEntry(ValueError):
@@ -146,6 +146,7 @@ def _start(out, doc, n, overwrite):
     out = Path(out)
     _release(out)
     if overwrite and out.exists(): shutil.rmtree(out); index_csv(out).unlink(missing_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)  # `runs/a/b/train.lmdb` works like any other output path
     h, w = doc['size']
     env = lmdb.open(str(out), map_size=n*(h*w*3//4 + 1024) + (32 << 20), readahead=False, meminit=False)
     with env.begin() as txn: old = txn.get(META_KEY)
@@ -173,13 +174,13 @@ def _run(env, fn, tasks, workers=1, batch=64, progress=True):
         if pool: pool.shutdown(cancel_futures=True)
     return bad
 
-def _finish(env, out, doc, expected, bad, n_before=0):
-    "Write `__index__`, the final `__meta__` and the index CSV for the entries present; report what was skipped."
+def _finish(env, out, doc, expected, bad, n_before=0, extra=()):
+    "Write `__index__`, the final `__meta__` (and `extra` reserved entries) and the index CSV; report what was skipped."
     have = _present(env)
     idx = pd.DataFrame([e for e in expected if e[0].encode() in have], columns=['key', 'record_id', 'layout', 'y'])
     idx['y'] = idx.y.astype(int)
     doc = dict(doc, count=len(idx), status='complete', skipped=dict(sorted(bad.items())))
-    _put_batch(env, [(INDEX_KEY, json.dumps(idx.to_dict(orient='list')).encode()), (META_KEY, json.dumps(doc).encode())])
+    _put_batch(env, [*extra, (INDEX_KEY, json.dumps(idx.to_dict(orient='list')).encode()), (META_KEY, json.dumps(doc).encode())])
     env.close()
     idx.to_csv(index_csv(out), index=False)
     if bad:
@@ -188,7 +189,7 @@ def _finish(env, out, doc, expected, bad, n_before=0):
     print(f"wrote {len(idx)} charts ({len(idx) - n_before} new) to {out} (index: {index_csv(out)})")
     return Path(out)
 
-def _pack(df, aside, classes, layouts, size, codec, params, fingerprint, out, overwrite, fn, task, workers, batch, progress):
+def _pack(df, aside, classes, layouts, size, codec, params, fingerprint, out, overwrite, fn, task, workers, batch, progress, extra=()):
     "What every pack shares: labels checked, a partial pack of the same data resumed, `fn(task(row, layouts to do))` per record."
     if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
     lab = df.label if 'label' in df.columns else [None]*len(df)
@@ -203,7 +204,7 @@ def _pack(df, aside, classes, layouts, size, codec, params, fingerprint, out, ov
     tasks = [task(r, todo) for r in ok.itertuples(index=False) if (todo := [l for l in layouts if f"{r.record_id}/{l}".encode() not in have])]
     try: bad.update(_run(env, fn, tasks, workers, batch, progress))
     except BaseException: env.close(); raise
-    return _finish(env, out, doc, expected, bad, len(have))
+    return _finish(env, out, doc, expected, bad, len(have), extra)
 
 # %% ../nbs/03_lmdb.ipynb #1ee6c777
 def _render_task(t):
@@ -237,7 +238,8 @@ def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[,
     layouts = [L.name for L in parse_layouts(layouts)]
     return _pack(df, aside, classes, layouts, size, codec, dict(source='render', render=_jsonable(render_kw)),
                  _fingerprint(zip(df.record_id, df.y, df.path)), out, overwrite, _render_task,
-                 lambda r, todo: (r.record_id, r.path, int(r.y), todo, size, codec, render_kw), workers, batch, progress)
+                 lambda r, todo: (r.record_id, r.path, int(r.y), todo, size, codec, render_kw), workers, batch, progress,
+                 [(SOURCES_KEY, json.dumps(dict(zip(df.record_id, df.path))).encode())])  # so charts can be drawn anew
 
 # %% ../nbs/03_lmdb.ipynb #f1a3b32a
 def _image_task(t):
@@ -302,6 +304,13 @@ def read_index(path:str|Path, # LMDB folder
     if b is None: raise BadEntry(f"{path}/__index__: missing key (incomplete pack: re-run it to finish)")
     try: return pd.DataFrame(json.loads(b)).astype({'key': str, 'record_id': str, 'layout': str, 'y': int})
     except (ValueError, KeyError, TypeError) as e: raise BadEntry(f"{path}/__index__: unreadable ({type(e).__name__}: {e}); re-pack this LMDB") from None
+
+# %% ../nbs/03_lmdb.ipynb #82ae36be
+def read_sources(path:str|Path, # LMDB folder
+                ) -> dict: # record id -> record file
+    "The record files a rendered LMDB's charts were drawn from ({} for a pack of PNG files), so they can be drawn anew."
+    b = _reserved(path, SOURCES_KEY)
+    return {} if b is None else json.loads(b)
 
 # %% ../nbs/03_lmdb.ipynb #b465daeb
 def get_chart(path:str|Path, # LMDB folder

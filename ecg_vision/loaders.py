@@ -7,34 +7,51 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, torch
 from fasttransform import ItemTransform
-from .data import group_split
-from .lmdb import get_chart, read_index, read_meta
+from functools import lru_cache
+from .data import group_split, read_record
+from .lmdb import get_chart, read_index, read_meta, read_sources
 from .models import IMAGENET_MEAN, IMAGENET_STD
-from .render import parse_size, resize
+from .render import ROBUST, Variation, parse_size, record_charts, resize
 
 # %% auto #0
 __all__ = ['ChartDataset', 'chart_dls', 'test_dl', 'to_input', 'predictor', 'run_stats']
 
 # %% ../nbs/03b_loaders.ipynb #b3eeb89f
+_signal = lru_cache(maxsize=256)(read_record)  # the signals a worker redraws from (~240 KB each)
+
 class ChartDataset(torch.utils.data.Dataset):
     "Charts and class indices from an ecg_vision LMDB."
     def __init__(self,
                  path:str|Path, # LMDB folder
                  size:int|tuple|None=None, # resize to this (int or (H, W)); None keeps the stored size
                  idxs=None, # positions in the index to keep (default: all)
+                 redraw:bool=False, # from epoch 1 on (`set_epoch`), draw each chart anew from its record: a fresh seed of the pack's render variation
                 ):
         self.path, self.size, self.meta = Path(path), parse_size(size), read_meta(path)
         idx = read_index(path)
         self.index = idx if idxs is None else idx.iloc[np.asarray(idxs, dtype=int)].reset_index(drop=True)
         self.classes = self.meta['classes']
         self._keys, self._ys = [k.encode() for k in self.index.key], self.index.y.to_numpy()
+        self.redraw, self._epoch = redraw, torch.zeros(1, dtype=torch.long).share_memory_()  # shared with DataLoader workers
+        if redraw:
+            self._sources, r = read_sources(path), self.meta.get('params', {}).get('render') or {}
+            if not self._sources: raise ValueError(f"{path}: records no source files (a pack of PNGs); redraw needs an LMDB from render_to_lmdb")
+            self._variation = Variation(**r['variation']) if r.get('variation') else ROBUST  # no variation recorded: ROBUST's
+            self._seed = int(r.get('seed') or 0)
+
+    def set_epoch(self, epoch:int):
+        "Tell the dataset (and its DataLoader workers) the epoch: with `redraw`, epoch e > 0 draws every chart with seed + e."
+        self._epoch[0] = epoch
 
     def __len__(self): return len(self._keys)
     def __repr__(self): return f"ChartDataset({str(self.path)!r}, n={len(self)}, size={self.size or tuple(self.meta['size'])})"
 
     def image(self, i:int) -> np.ndarray:
         "Chart `i` as uint8 (H, W, 3) RGB, checked against the index."
-        img = get_chart(self.path, self._keys[i], int(self._ys[i]), self.classes)
+        if self.redraw and (e := int(self._epoch[0])):
+            rid, lay = self._keys[i].decode().rsplit('/', 1)
+            img = record_charts(self._sources[rid], lay, self.meta['size'], self._seed + e, rid, _signal, variation=self._variation)[lay]
+        else: img = get_chart(self.path, self._keys[i], int(self._ys[i]), self.classes)
         return resize(img, self.size)
 
     def __getitem__(self, i):
@@ -78,6 +95,7 @@ def chart_dls(path:str|Path, # LMDB folder
               valid_idx=None, # explicit validation positions in the index (overrides `valid_pct`)
               device=None, # device for batches (default: GPU when there is one)
               stats=None, # (mean, std) of the [0, 1] input, e.g. `arch_spec(arch).mean, .std` (None: ImageNet's)
+              redraw:bool=False, # draw the training charts anew each epoch (see `ChartDataset`; `ecg_vision.train.Redraw` sets the epoch)
              ) -> 'DataLoaders':
     "fastai `DataLoaders` over an LMDB, split by record, normalised with ImageNet statistics on the device."
     from fastai.data.core import DataLoaders
@@ -86,7 +104,7 @@ def chart_dls(path:str|Path, # LMDB folder
     if valid_idx is None: train_idx, valid_idx = group_split(full.index, valid_pct, seed, group='record_id', stratify='y')
     else: valid_idx = np.asarray(valid_idx, dtype=int); train_idx = np.setdiff1d(np.arange(len(full)), valid_idx)
     device = default_device() if device is None else torch.device(device)
-    trn = ChartDataset(path, size, train_idx); val = ChartDataset(path, size, valid_idx)
+    trn = ChartDataset(path, size, train_idx, redraw); val = ChartDataset(path, size, valid_idx)
     dls = DataLoaders(_dl(trn, bs, True, device, aug, num_workers, stats), _dl(val, bs, False, device, False, num_workers, stats),
                       path=Path(path).parent, device=device)
     dls.c, dls.vocab = len(full.classes), list(full.classes)

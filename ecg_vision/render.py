@@ -325,10 +325,11 @@ def record_charts(path:str|Path, # record file, as `read_record` takes
                   size=(224, 224), # output size (see `parse_size`)
                   seed:int=0, # base seed of the run: each chart is drawn with `chart_seed(record_id, layout, seed)`
                   record_id:str|None=None, # id for seeding; default the file stem
+                  read=read_record, # the record reader (e.g. a cached `read_record`)
                   **kw, # passed to `render`, e.g. `variation`
                  ) -> dict: # layout name -> uint8 (H, W, 3) chart
     "Read one record once and draw it in each layout: the one place charts are made from record files."
-    sig, rid, size = read_record(path), record_id or Path(path).stem, parse_size(size)
+    sig, rid, size = read(path), record_id or Path(path).stem, parse_size(size)
     return {L.name: render(sig, L, size, seed=chart_seed(rid, L.name, seed), **kw) for L in parse_layouts(layouts)}
 
 # %% ../nbs/02_render.ipynb #596bf948

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torchvision, yaml, fastai
 from fastai.learner import Learner
-from fastai.callback.core import CancelFitException
+from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback, ReduceLROnPlateau
 from fastai.callback.schedule import ParamScheduler
 from fastai.callback.progress import CSVLogger, ProgressCallback
@@ -25,7 +25,7 @@ from .models import IMAGENET_MEAN, IMAGENET_STD, arch_spec, build_model, split_h
 
 # %% auto #0
 __all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
-           'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'epoch_lines', 'run_device', 'run_precision',
+           'step_sched', 'class_weights', 'EpochLog', 'Tracker', 'Redraw', 'epoch_lines', 'run_device', 'run_precision',
            'distrib', 'fit_stage', 'norm_stats', 'run_params', 'check_same_run', 'clear_run', 'fit_run', 'kfold',
            'final_from_folds', 'train', 'load_run', 'ecgv_train']
 
@@ -59,6 +59,7 @@ class TrainConfig:
     precision: str = 'auto'       # auto (bf16, else fp16, on GPU; fp32 on CPU), bf16, fp16 or fp32
     aug: bool = False             # light augmentation of training charts
     capture: float = 0.           # share of training charts passed through a random photo/scan capture (`ecg_vision.capture.TRAIN`), drawn anew each epoch
+    redraw: bool = False          # draw every training chart anew from its record each epoch (a fresh seed of the LMDB's render variation)
     num_workers: int = 0          # DataLoader workers
     device: str = ''              # '' picks the GPU when there is one; 'cpu' forces the CPU
     seed: int = 42                # seeds Python, NumPy, torch and the split
@@ -160,6 +161,15 @@ def _plain(o):
 def _save(obj, f):
     "`torch.save` atomically (a killed job never leaves half a file)."
     atomic_write(f, write=lambda p: torch.save(obj, p))
+
+# %% ../nbs/05_train.ipynb #7a8930ff
+class Redraw(Callback):
+    "Tell the training charts the epoch, so that each epoch draws them anew (`TrainConfig.redraw`, `ChartDataset(redraw=True)`)."
+    order = -10
+    def before_epoch(self):
+        ds = getattr(self.dls.train, 'dataset', None)
+        stage = getattr(getattr(self.learn, 'tracker', None), 'stage', '')  # the full stage draws other charts than the head stage
+        if getattr(ds, 'redraw', False): ds.set_epoch(self.epoch + (1000 if stage == 'full' else 0))
 
 # %% ../nbs/05_train.ipynb #78e6344c
 def epoch_lines(stage:str, # the stage whose epochs are printed
@@ -361,7 +371,8 @@ def fit_run(cfg:TrainConfig,     # the run
     except Exception as e: raise ValueError(f"{ckf}: unreadable checkpoint ({type(e).__name__}); --fresh starts the run over") from None
     set_seed(cfg.seed)
     dev, classes = run_device(cfg.device), list(meta['classes'])
-    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev, stats=norm_stats(cfg.arch))
+    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev,
+                    stats=norm_stats(cfg.arch), redraw=cfg.redraw)
     if len(dls.train_ds) == 0 or len(dls.valid_ds) == 0:
         raise ValueError(f"{cfg.lmdb}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation charts; "
                          f"a run needs both (more records, or another valid_pct than {cfg.valid_pct})")
@@ -372,6 +383,7 @@ def fit_run(cfg:TrainConfig,     # the run
     if cfg.capture:  # photo/scan distortions on the training charts, fresh each epoch (seeded by chart, seed and epoch)
         from ecg_vision.capture import CaptureCallback, TRAIN
         cbs = [*(cbs or []), CaptureCallback(TRAIN, p=cfg.capture, seed=cfg.seed)]
+    if cfg.redraw: cbs = [*(cbs or []), Redraw()]
     best = None
     for i, st in enumerate(stages):
         ck = None
