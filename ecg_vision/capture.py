@@ -453,7 +453,7 @@ def plot_robustness(df:pd.DataFrame, # `robustness` output
         ax.plot(g.severity, g.f1, marker='o', ms=3, lw=2.5 if name == 'phone' else 1.2, color='k' if name == 'phone' else cmap(i % 20), label=name)
         if name == 'phone': ax.fill_between(g.severity, g.lo, g.hi, color='k', alpha=.12, label='phone 95% CI')
     ax.axhline(clean, ls='--', color='grey', lw=1, label=f'clean ({clean:.2f})')
-    ax.set(xlabel='severity (1 = mild, as in issue 19)', ylabel='macro-F1 (test charts)', title=title, ylim=(0, 1.02))
+    ax.set(xlabel='severity (0 = clean, 1 = mild, 2 = strong)', ylabel='macro-F1 (test charts)', title=title, ylim=(0, 1.02))
     ax.legend(ncol=2, fontsize=7, loc='center left', bbox_to_anchor=(1, .5)); fig.tight_layout()
     return fig
 

@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #9539073c
 from __future__ import annotations
-import dataclasses, functools, importlib, inspect, multiprocessing, os, re, sys, time, traceback, typing, warnings
+import dataclasses, functools, importlib, inspect, multiprocessing, os, re, signal, sys, time, traceback, typing, warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from fastcore.script import call_parse
 
 # %% auto #0
 __all__ = ['QUIET_WARNINGS', 'COMMANDS', 'in_test', 'in_job', 'export_library', 'is_user_error', 'one_line', 'command',
-           'config_flags', 'quiet_warnings', 'main', 'atomic_write', 'process_pool', 'confined', 'rel_path', 'abs_path',
-           'live_progress', 'progress']
+           'config_flags', 'quiet_warnings', 'main', 'atomic_write', 'opencv_fork_guard', 'process_pool', 'confined',
+           'rel_path', 'abs_path', 'live_progress', 'progress']
 
 # %% ../nbs/00_core.ipynb #bbab2b6e
 def in_test() -> bool:
@@ -139,15 +139,29 @@ def atomic_write(path:str|Path, # file to (over)write
     return path
 
 # %% ../nbs/00_core.ipynb #7a724156
+_CV2_THREADS = [None]  # OpenCV's thread count in this process, while a fork is under way
+
+def opencv_fork_guard():
+    "Switch OpenCV's thread pool off around every fork of this process (registered once, when `ecg_vision.core` is imported)."
+    def before():
+        if (cv2 := sys.modules.get('cv2')) is not None: _CV2_THREADS[0] = cv2.getNumThreads(); cv2.setNumThreads(0)
+    def after_in_parent():
+        if (cv2 := sys.modules.get('cv2')) is not None and _CV2_THREADS[0] is not None: cv2.setNumThreads(_CV2_THREADS[0])
+    if not getattr(opencv_fork_guard, 'on', False): os.register_at_fork(before=before, after_in_parent=after_in_parent)
+    opencv_fork_guard.on = True
+
+opencv_fork_guard()
+
+def _die_with_parent(ppid:int):
+    "In a worker: be killed when the process that started it dies (Linux), so a killed job leaves no orphan holding its pipes."
+    try: import ctypes; ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError): return
+    if os.getppid() != ppid: os._exit(1)  # the parent died before the call
+
 def process_pool(workers:int, # worker processes
-                 fn=None, # the function the workers will run: one defined in `__main__` (a notebook cell) can only reach them by fork
-                 initializer=None, # called once in each fresh worker, e.g. `cv2.setNumThreads` (skipped in forked ones: it can deadlock there)
-                 initargs=(), # its arguments
                 ) -> ProcessPoolExecutor:
-    "A process pool whose workers start from a clean server process, never forked from this (threaded) one."
-    if getattr(fn, '__module__', None) == '__main__':  # interactive: only fork gives the workers this session's functions
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'))
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('forkserver'), initializer=initializer, initargs=initargs)
+    "A pool of forked workers: OpenCV single-threaded in them (`opencv_fork_guard`), gone with this process; a dead worker raises instead of hanging."
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'), initializer=_die_with_parent, initargs=(os.getpid(),))
 
 # %% ../nbs/00_core.ipynb #d4db7dbb
 def confined(root:str|Path, # output folder everything must stay in

@@ -279,7 +279,7 @@ def qc_files(paths:list, # record files
     args = [(str(p), n_samples) for p in paths]
     workers = min(workers or os.cpu_count() or 1, max(len(args), 1))
     if workers == 1: it = map(_qc_one, args)
-    else: ex = process_pool(workers, _qc_one); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
+    else: ex = process_pool(workers); it = ex.map(_qc_one, args, chunksize=max(1, len(args)//(workers*16)))
     res = list(show_progress(it, len(args), 'check records', quiet=not progress))
     if workers > 1: ex.shutdown()
     return pd.DataFrame(res, columns=['reason', 'note', 'digest'], dtype=object)

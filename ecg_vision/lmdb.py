@@ -162,7 +162,7 @@ def _start(out, doc, n, overwrite):
 def _run(env, fn, tasks, workers=1, batch=64, progress=True):
     "Run `fn` over `tasks` (in `workers` processes), writing what comes back in batches; return {record: error}."
     bad, buf = {}, []
-    pool = process_pool(min(workers, len(tasks)), fn, cv2.setNumThreads, (1,)) if workers > 1 and len(tasks) > 1 else None
+    pool = process_pool(min(workers, len(tasks))) if workers > 1 and len(tasks) > 1 else None
     try:
         it = pool.map(fn, tasks, chunksize=max(1, min(16, len(tasks)//(8*workers)))) if pool else map(fn, tasks)
         for rid, items, err in show_progress(it, len(tasks), 'pack', quiet=not (progress and tasks)):

@@ -333,8 +333,6 @@ def record_charts(path:str|Path, # record file, as `read_record` takes
     return {L.name: render(sig, L, size, seed=chart_seed(rid, L.name, seed), **kw) for L in parse_layouts(layouts)}
 
 # %% ../nbs/02_render.ipynb #596bf948
-def _init_worker(): cv2.setNumThreads(1)
-
 def _whole_png(f:Path) -> bool:
     "A PNG file that ends with its IEND chunk (a truncated file does not)."
     try:
@@ -388,7 +386,7 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
         except ValueError: return False  # a bad id: _batch_one reports it
     todo = [(rid, p, lays, size, out, variation, seed) for rid, p in zip(df.record_id, df.path) if not done(rid)]
     if workers > 1 and len(todo) > 1:
-        ex = process_pool(min(workers, len(todo)), _batch_one, _init_worker)
+        ex = process_pool(min(workers, len(todo)))
         it = ex.map(_batch_one, todo, chunksize=max(1, len(todo)//(workers*16)))
     else: ex, it = None, map(_batch_one, todo)
     n_img, bad = 0, [(r, why) for r, why in zip(aside.record_id, aside.reason)]  # rows the split CSV cannot give
@@ -415,7 +413,7 @@ def ecgv_render(data:str='.', # folder that --meta is looked up in when it is no
     "Render ECG records as chart PNGs: out/<record_id>/<layout>.png."
     m = Path(meta)
     if not m.exists() and (Path(data)/meta).exists(): m = Path(data)/meta
-    r = render_batch(m, layouts, size, out, workers, None, ROBUST if vary else None, seed)
+    r = render_batch(m, layouts, size, out, workers, variation=ROBUST if vary else None, seed=seed)
     for path, err in r['bad']: print(f"skipped {path}: {err}")
     print(f"{r['rendered']} charts for {r['records'] - r['skipped'] - len(r['bad'])} records in {r['seconds']} s; "
           f"{r['skipped']} records already done, {len(r['bad'])} bad records skipped")

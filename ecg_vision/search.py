@@ -306,8 +306,9 @@ def ecgv_search(space:str=None, # search-space YAML (default: the packaged templ
     if space and sp['stage'] != stage: raise SystemExit(f"ecgv_search: {space} is a {sp['stage']!r} space, not {stage!r}")
     signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
     kw = {k: v for k, v in dict(arch=arch, weights=weights, epochs=epochs, size=size, bs=bs).items() if v is not None}
-    r = search(sp, storage, study, n_trials, base, out, objective, lmdb, folds, seed, heartbeat, stale_after, max_retry,
-               progress=not quiet, verbose=True, linger=not no_wait, train_kw=kw)
+    r = search(sp, storage, study, n_trials=n_trials, base=base, out=out, objective=objective, lmdb=lmdb, folds=folds, seed=seed,
+               heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=not quiet, verbose=True,
+               linger=not no_wait, train_kw=kw)
     trials = r['study'].get_trials(deepcopy=False)
     if not r['left'] and not any(t.state == TrialState.COMPLETE for t in trials):
         fails = failures(r['study'])

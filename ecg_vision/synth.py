@@ -400,7 +400,7 @@ def make_synth(out:str|Path, # output folder
     args = [(out/'ECGDataDenoised', f, r, int(s), cfg) for f, r, s in zip(plan.FileName, plan.Rhythm, plan.seed)]
     workers = min(workers or os.cpu_count() or 1, max(n, 1))
     if workers == 1 or n < 2: ex, it = None, map(_write_one, args)
-    else: ex = process_pool(workers, _write_one); it = ex.map(_write_one, args, chunksize=max(1, n//(workers*8)))
+    else: ex = process_pool(workers); it = ex.map(_write_one, args, chunksize=max(1, n//(workers*8)))
     try:
         for _ in show_progress(it, n, 'synthesise', quiet=not progress): pass
     finally:
