@@ -12,12 +12,12 @@ from fasttransform import Transform
 from fastai.callback.core import Callback
 from fastai.torch_core import TensorImage
 from .core import command
-from .loaders import predictor, run_stats
+from .loaders import input_size, predictor, run_stats
 from .render import parse_size, resize
 
 # %% auto #0
 __all__ = ['SEVERITIES', 'STEPS', 'UNIT', 'PHONE', 'TRAIN', 'LIKELY', 'Capture', 'capture', 'conditions', 'time_capture',
-           'CaptureAug', 'CaptureCallback', 'capture_lmdb', 'input_size', 'read_chart', 'chart_likeness', 'robustness',
+           'CaptureAug', 'CaptureCallback', 'capture_lmdb', 'read_chart', 'chart_likeness', 'robustness',
            'plot_robustness', 'ecgv_robust']
 
 # %% ../nbs/02b_capture.ipynb #10dcd7af
@@ -337,14 +337,6 @@ def capture_lmdb(src:str|Path, # clean LMDB (from `render_to_lmdb` / `ecgv_pack`
     finally: env.close()
     idx.to_csv(index_csv(out), index=False)
     return out
-
-# %% ../nbs/02b_capture.ipynb #a0141496
-def input_size(params:dict, # a run's params (`ecg_vision.train.load_run`)
-               default=(224, 224), # when the run records no size
-              ) -> tuple: # (H, W)
-    "The (H, W) a run's model reads: its training input size, else its charts' size."
-    s = params.get('input_size') or ([params['size']]*2 if params.get('size') else None) or params.get('chart_size') or default
-    return tuple(int(v) for v in s)
 
 # %% ../nbs/02b_capture.ipynb #43a5229d
 def read_chart(path:str|Path, # PNG or JPEG of a chart (photo, scan, screenshot)

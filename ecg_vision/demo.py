@@ -20,13 +20,13 @@ __all__ = ['SYNTHETIC_NOTE', 'DemoConfig', 'run_demo', 'write_report', 'demo_not
 class DemoConfig:
     "Settings of `ecgv_demo` (the same names as its flags)."
     out: str = 'demo_out'  # report folder
-    n: int = 400  # synthetic records (80% train, 20% test)
+    n: int = 1200  # synthetic records (80% train, 20% test)
     size: int = 128  # chart size in pixels
     layouts: str = 'std'  # chart layouts (comma-separated; 'std,2x6' is the study's config2)
     arch: str = 'tf_efficientnet_lite0'  # architecture (registry or any torchvision/timm classifier)
     weights: str = 'imagenet'  # imagenet (lite0's ship with the package) or none (from scratch)
-    head_epochs: int = 2  # epochs of the head stage (backbone frozen); 0 with weights none: no head stage
-    epochs: int = 2  # epochs of the full fine-tuning stage
+    head_epochs: int = 3  # epochs of the head stage (backbone frozen); 0 with weights none: no head stage
+    epochs: int = 6  # epochs of the full fine-tuning stage
     lr: float = 3e-3  # learning rate when the search is off
     search_lrs: str = '3e-3,1e-2'  # head-stage learning rates the search tries (empty: no search)
     bs: int = 16  # batch size
@@ -36,7 +36,7 @@ class DemoConfig:
     seed: int = 0  # seed of data, split, search and training
     workers: int = 0  # processes for synth/render (0: all cores)
     redraw: bool = False  # draw the training charts anew every epoch (`TrainConfig.redraw`)
-    capture: float = 0.  # share of training charts given a random photo/scan capture each epoch (`TrainConfig.capture`)
+    capture: float = .5  # share of training charts given a random photo/scan capture each epoch (`TrainConfig.capture`; 0: clean charts only)
     robust: bool = True  # measure macro-F1 on the test charts under each photo/scan capture condition (severity 1)
 
 # %% ../nbs/10_demo.ipynb #0882abc6

@@ -15,7 +15,7 @@ from sklearn import metrics as skm
 from .core import command, rel_path, progress as show_progress
 from .data import CLASSES
 from .render import CONFIGS
-from .loaders import run_stats
+from .loaders import input_size, run_stats
 from .train import load_run, run_device
 
 # %% auto #0
@@ -389,7 +389,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     net, params = load_run(model, dev)
     meta = read_meta(lmdb); classes = params['classes']
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
-    size = params.get('size') or None
+    size = input_size(params, None)  # every chart at the model's training input size, whatever size it was drawn at
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     preds, bad = predict(net, lmdb, bs, size, dev, progress, run_stats(params)), bad_entries(lmdb)
     if bad:
@@ -408,7 +408,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
         else: warnings.warn(f"{lmdb}: one layout per record, nothing to average (tta skipped)")
     if cost:
         from ecg_vision.models import model_cost
-        doc['cost'] = _js(model_cost(net, size or int(meta['size'][0])))
+        doc['cost'] = _js(model_cost(net, (size or meta['size'])[0]))
         (out/'cost.json').write_text(json.dumps(doc['cost'], indent=1)); res['cost'] = out/'cost.json'
     (out/'metrics.json').write_text(json.dumps(doc, indent=1)); res['metrics_json'] = out/'metrics.json'
     res['confusion_png'] = save_figure(plot_confusion(m), out/'confusion.png')

@@ -15,7 +15,7 @@ from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGr
 from scipy.stats import spearmanr
 from .core import command, config_flags, confined, progress as show_progress
 from .data import CLASSES, FS, LEADS
-from .loaders import predictor, run_stats, to_input  # charts to the model's input exactly as the DataLoaders bring them
+from .loaders import input_size, predictor, run_stats, to_input  # charts to the model's input exactly as the DataLoaders bring them
 from .models import cam_layer
 from .render import panel_boxes, parse_size, render, resize
 
@@ -254,7 +254,7 @@ def chart_spec(params:dict, # params.json of a run
         warnings.warn(f"{params.get('lmdb')}: training LMDB not found; assuming the 'std' layout")
     layouts = params.get('layouts') or meta.get('layouts') or ['std']
     chart = parse_size(params.get('chart_size') or meta.get('size') or params.get('size') or 224)
-    inp = parse_size(params['size']) if params.get('size') else chart
+    inp = input_size(params, chart)
     return (layouts.split(',')[0] if isinstance(layouts, str) else layouts[0]), chart, inp
 
 # %% ../nbs/08_explain.ipynb #68b469a3

@@ -14,7 +14,7 @@ from .models import IMAGENET_MEAN, IMAGENET_STD
 from .render import ROBUST, Variation, parse_size, record_charts, resize
 
 # %% auto #0
-__all__ = ['ChartDataset', 'chart_dls', 'test_dl', 'to_input', 'predictor', 'run_stats']
+__all__ = ['ChartDataset', 'chart_dls', 'test_dl', 'to_input', 'predictor', 'run_stats', 'input_size']
 
 # %% ../nbs/03b_loaders.ipynb #b3eeb89f
 _signal = lru_cache(maxsize=256)(read_record)  # the signals a worker redraws from (~240 KB each)
@@ -154,3 +154,11 @@ def run_stats(params:dict, # a run's params.json
              ) -> tuple|None: # (mean, std), or None: ImageNet's
     "The input normalisation a run was trained with, as `to_input` and `predictor` take it."
     return (params['mean'], params['std']) if params.get('mean') and params.get('std') else None
+
+# %% ../nbs/03b_loaders.ipynb #b6aa8cd2
+def input_size(params:dict, # a run's params (`ecg_vision.train.load_run`)
+               default=(224, 224), # when the run records no size (None: keep each chart's own)
+              ) -> tuple|None: # (H, W)
+    "The (H, W) a run's model reads: its training input size, else its charts' size; every chart is resized to it."
+    s = params.get('input_size') or ([params['size']]*2 if params.get('size') else None) or params.get('chart_size') or default
+    return tuple(int(v) for v in s) if s else None

@@ -6,11 +6,11 @@
 from __future__ import annotations
 from pathlib import Path
 import cv2, pandas as pd
-from .capture import LIKELY, chart_likeness, input_size, read_chart
+from .capture import LIKELY, chart_likeness, read_chart
 from .core import command
 from .data import CLASSES, FS, MalformedECG, check_signal, read_record
 from .explain import chart_spec, explain_batch, explain_plot, flat_note
-from .loaders import run_stats, to_input
+from .loaders import input_size, run_stats, to_input
 from .models import cam_layer
 from .render import render, resize
 from .train import load_run

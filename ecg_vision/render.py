@@ -46,7 +46,7 @@ class Layout:
     minor_width_mm: float = 0.1  # minor grid line width
     major_width_mm: float = 0.2  # major grid line width
     trace_mm: float = 0.2  # trace width on paper
-    min_trace_px: float = 1.0  # the trace is never thinner than this many output pixels
+    min_trace_px: float = 1.0  # the trace is never thinner than this many output pixels (below 1: one pixel, lighter in proportion)
     labels: bool = True  # print lead names
     separators: bool = True  # short bars where one column hands over to the next
     cal_pulse: bool = False  # 1 mV x 0.2 s calibration pulse in the margin of each row
@@ -118,9 +118,10 @@ class Variation:
     speed_jitter: float = 0.0  # max relative change of the paper speed
     noise_mv: float = 0.0  # std of Gaussian noise added to the signal (mV)
     cal_prob: float = 0.0  # chance of drawing the calibration pulse
+    res_jitter: float = 0.0  # draw at up to (1 + res_jitter) x the size, then shrink to it (1.0: as if drawn at up to 2x and resized)
 
 ROBUST = Variation(grid_jitter=0.15, bw_prob=0.2, width_jitter=0.5, gain_jitter=0.1, speed_jitter=0.05,
-                   noise_mv=0.01, cal_prob=0.5)  # a sensible preset for training
+                   noise_mv=0.01, cal_prob=0.5, res_jitter=1.0)  # a sensible preset for training
 
 def _vary(L, v, rng):
     "A varied layout plus (gain, speed) factors drawn from rng in a fixed order."
@@ -227,10 +228,13 @@ def render(signal_mv:np.ndarray, # float32 (12, n) in mV, as `read_record` retur
         rng = np.random.default_rng(seed)
         VL, gain, speed = _vary(L, variation, rng)
         if variation.noise_mv: sig = sig + rng.normal(0, variation.noise_mv, sig.shape).astype(np.float32)
-    else: VL = L
-    img = _background(VL, size).copy()
-    cv2.polylines(img, _trace_points(sig, L, size, fs, gain, speed), False, _rgb8(VL.trace),
-                  max(1, int(round(_trace_px(VL, size)))), cv2.LINE_AA, 6)
+        k = 1 + round(8*variation.res_jitter*rng.uniform())/8 if variation.res_jitter else 1.  # eighths: few sizes, cached grids
+    else: VL, k = L, 1.
+    at = size if k == 1 else (round(size[0]*k), round(size[1]*k))  # the size it is drawn at
+    img, px = _background(VL, at).copy(), _trace_px(VL, at)
+    ink = VL.trace if px >= 1 else tuple(p + (t - p)*px for p, t in zip(VL.paper, VL.trace))  # thinner than a pixel: lighter
+    cv2.polylines(img, _trace_points(sig, L, at, fs, gain, speed), False, _rgb8(ink), max(1, int(round(px))), cv2.LINE_AA, 6)
+    if at != size: img = cv2.resize(img, size[::-1], interpolation=cv2.INTER_AREA)
     return (img, panel_boxes(L, size)) if boxes else img
 
 # %% ../nbs/02_render.ipynb #07b31239
