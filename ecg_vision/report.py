@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from .data import CLASSES
 from .evaluate import HEADLINE, config_name, md_table, as_float, save_figure
+from .loaders import input_size
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'COST_COLS', 'RUN_KEYS', 'collapsed', 'gather_runs', 'summarise', 'summary_markdown', 'plot_cost',
@@ -89,7 +90,7 @@ def gather_runs(runs_dir:str|Path, # folder holding run folders (any depth)
             cj = _near(f, 'cost.json', root)
             cost = json.loads(cj.read_text()) if cj else m.get('cost')
             if cost is None and compute_cost:
-                try: cost = _arch_cost(params['arch'], int(params.get('size') or 224))
+                try: cost = _arch_cost(params['arch'], input_size(params)[0])  # at the size the model reads
                 except Exception as e: warnings.warn(f"{f}: cost not measured ({e})")
             r.update({c: as_float((cost or {}).get(c)) for c in COST_COLS})
             rows.append(r)
