@@ -15,7 +15,7 @@ Scored afterwards, never trained or tuned on:
 
 Usage: python bench/sim2real.py --demo DEMO_OUT        # score the model `ecgv_demo --out DEMO_OUT` trained (no training here)
        nice -n 10 python bench/sim2real.py --recipe tiny|medium|long [--records N] [--size S] [--epochs E] [--arch A]
-       [--variation robust|none] [--copies K] [--redraw] [--multires 1,2.5] [--ablate full,clean,plain,v0] [--out DIR] [--workers 2]
+       [--variation robust|none] [--copies K] [--redraw] [--res_jitter 1.5] [--ablate full,clean,plain,v0] [--out DIR] [--workers 2]
 """
 from __future__ import annotations
 import argparse, json, shutil, sys, time, warnings
@@ -53,21 +53,6 @@ def train_layouts(copies:int) -> list:
     from ecg_vision.render import LAYOUTS
     for k in range(1, copies): LAYOUTS.setdefault(f'std~{k}', replace(LAYOUTS['std'], name=f'std~{k}'))  # before the pool forks
     return ['std'] + [f'std~{k}' for k in range(1, copies)]
-
-def multires_lmdb(meta, size, out, layouts, scale, variation, workers, seed=0):
-    "Training charts drawn at a random resolution in size*scale and resized to `size` (area), packed with `pack_images`."
-    import cv2
-    from ecg_vision.render import render, chart_seed
-    from ecg_vision.lmdb import pack_images
-    df, png = pd.read_csv(meta, dtype={'record_id': str}), Path(str(out) + '_png')
-    for rid, path in zip(df.record_id, df.path):
-        sig = read_record(path); (png/rid).mkdir(parents=True, exist_ok=True)
-        for lay in layouts:
-            cs = chart_seed(rid, lay, seed); s = int(round(size*np.random.default_rng(cs).uniform(*scale)))
-            img = render(sig, 'std', (s, s), variation=variation, seed=cs)
-            if s != size: img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-            cv2.imwrite(str(png/rid/f'{lay}.png'), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    return pack_images(png, meta, out, workers=workers, progress=False)
 
 def wilson(k:int, n:int, z:float=1.96) -> tuple:
     "Wilson score interval of a proportion k/n."
@@ -152,11 +137,10 @@ def run_variant(name, cfg, rc, out, seed, workers, real, other_gen_dir, quiet=Tr
     data = _v0_synth(out/'data', rc['records'], seed, workers) if cfg is None else \
         make_synth(out/'data', rc['records'], seed, workers, progress=False, cfg=cfg)
     sp = make_split(data, out/'data', seed=seed, workers=workers, progress=False)
-    var = dict(variation=ROBUST) if rc['variation'] == 'robust' else {}
+    var = ROBUST if rc.get('res_jitter') is None else replace(ROBUST, res_jitter=rc['res_jitter'])  # drawn up to (1+x)-fold and shrunk
     size = rc['size']
-    if rc.get('multires'):
-        multires_lmdb(sp['train'], size, out/'train.lmdb', train_layouts(rc.get('copies') or 1), rc['multires'], var.get('variation'), workers, seed)
-    else: render_to_lmdb(sp['train'], train_layouts(rc.get('copies') or 1), size, out/'train.lmdb', workers=workers, progress=False, **var)
+    render_to_lmdb(sp['train'], train_layouts(rc.get('copies') or 1), size, out/'train.lmdb', workers=workers, progress=False,
+                   **(dict(variation=var) if rc['variation'] == 'robust' else {}))
     tc = TrainConfig(lmdb=str(out/'train.lmdb'), arch=rc['arch'], weights='none', stage='full', epochs=rc['epochs'],
                      lr=rc['lr'], bs=rc['bs'], size=size, seed=seed, patience=rc['epochs'], out=str(out/'run'),
                      redraw=bool(rc.get('redraw')))
@@ -190,7 +174,7 @@ def main(argv=None):
     ap.add_argument('--arch'); ap.add_argument('--variation', choices=['robust', 'none'])
     ap.add_argument('--copies', type=int, help='differently varied charts per training record (default 1)')
     ap.add_argument('--redraw', action='store_true', default=None, help='draw every training chart anew each epoch (TrainConfig.redraw)')
-    ap.add_argument('--multires', help="LO,HI: draw each training chart at size*U(LO,HI) px and resize it to size (e.g. 1,2.5)")
+    ap.add_argument('--res_jitter', type=float, help=f"draw each training chart up to (1+X)-fold larger and shrink it (ROBUST's: {ROBUST.res_jitter})")
     ap.add_argument('--ablate', default='', help=f"comma-separated variants among {','.join(ABLATIONS)} (default: full only)")
     ap.add_argument('--demo', help='an `ecgv_demo --out` folder: score its model (no training; its own chart size and test split)')
     ap.add_argument('--other_n', type=int, default=200, help='records of the different generator')
@@ -199,7 +183,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     rc = dict(RECIPES[a.recipe]); rc.update({k: v for k, v in dict(records=a.records, size=a.size, epochs=a.epochs,
                                                                       arch=a.arch, variation=a.variation, copies=a.copies, redraw=a.redraw,
-        multires=tuple(map(float, a.multires.split(','))) if a.multires else None).items() if v is not None})
+                                                                      res_jitter=a.res_jitter).items() if v is not None})
     variants = [v for v in (a.ablate.split(',') if a.ablate else ['full']) if v]
     bad = [v for v in variants if v not in ABLATIONS]
     if bad: raise SystemExit(f"sim2real: unknown variant(s) {bad}; choose from {list(ABLATIONS)}")
