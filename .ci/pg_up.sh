@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bring up a local PostgreSQL 15 on this (Debian, root) machine, for the ecg_vision Optuna-on-a-server tests.
 # Loopback only (127.0.0.1), a throwaway user and database; idempotent: installs what is missing, starts the
-# cluster if it is down, (re)creates nothing that is already there. Prints the SQLAlchemy URL on its last line.
+# cluster if it is down, (re)creates nothing that is already there. Prints the SQLAlchemy URL, and only that, on stdout
+# (everything else goes to stderr: pg_ctlcluster says e.g. "Removed stale pid file." on stdout).
 # Usage: sudo .ci/pg_up.sh        env: PG_VERSION (15), PG_PORT (5432), PG_USER/PG_PASSWORD (ecgv), PG_DB (ecgv_optuna)
 set -uo pipefail
 
@@ -33,19 +34,19 @@ set_conf max_connections 200   # every Optuna worker holds a small connection po
 st="$(pg_lsclusters -h | awk -v v="$VER" -v c="$CLUSTER" '$1==v && $2==c {print $4}')"
 if [ "$st" = online ]; then
   runuser -u postgres -- psql -p "$PORT" -tAc "SHOW listen_addresses" 2>/dev/null | grep -qx 127.0.0.1 \
-    || pg_ctlcluster "$VER" "$CLUSTER" restart || die "restart failed"
+    || pg_ctlcluster "$VER" "$CLUSTER" restart >&2 || die "restart failed"
 else
-  pg_ctlcluster "$VER" "$CLUSTER" start || die "pg_ctlcluster start failed"
+  pg_ctlcluster "$VER" "$CLUSTER" start >&2 || die "pg_ctlcluster start failed"
 fi
 for _ in $(seq 50); do runuser -u postgres -- pg_isready -q -h 127.0.0.1 -p "$PORT" && break; sleep 0.2; done
 runuser -u postgres -- pg_isready -q -h 127.0.0.1 -p "$PORT" || die "server not accepting connections on 127.0.0.1:$PORT"
 
 # 4. throwaway user and database (password auth over TCP: Debian's pg_hba has scram for 127.0.0.1/32)
-psql_() { runuser -u postgres -- psql -p "$PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_() { runuser -u postgres -- psql -p "$PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }   # stdout: query results only
 [ "$(psql_ -c "SELECT 1 FROM pg_roles WHERE rolname='$USER_'")" = 1 ] \
-  || psql_ -c "CREATE ROLE $USER_ LOGIN PASSWORD '$PASS' CREATEDB" || die "create role failed"
+  || psql_ -c "CREATE ROLE $USER_ LOGIN PASSWORD '$PASS' CREATEDB" >&2 || die "create role failed"
 [ "$(psql_ -c "SELECT 1 FROM pg_database WHERE datname='$DB'")" = 1 ] \
-  || psql_ -c "CREATE DATABASE $DB OWNER $USER_" || die "create database failed"
+  || psql_ -c "CREATE DATABASE $DB OWNER $USER_" >&2 || die "create database failed"
 
 URL="postgresql+psycopg2://$USER_:$PASS@127.0.0.1:$PORT/$DB"
 PGPASSWORD="$PASS" psql -h 127.0.0.1 -p "$PORT" -U "$USER_" -d "$DB" -qtAc "SELECT 1" >/dev/null || die "cannot log in as $USER_"
