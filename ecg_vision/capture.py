@@ -433,19 +433,32 @@ def robustness(run_dir:str|Path, # trained run folder (params.json + model.pth)
 # %% ../nbs/02b_capture.ipynb #70cc37a9
 def plot_robustness(df:pd.DataFrame, # `robustness` output
                     title:str='Macro-F1 under capture conditions', # figure title
+                    keep:float=.9, # share of the clean F1 a single condition should keep (drawn as a line)
+                    keep_phone:float=.8, # share the combined 'phone' condition should keep
                    ):
-    "F1 vs severity per condition (clean as severity 0), the clean F1 as a reference line, the CI band of 'phone'."
+    "One severity: a bar per condition with its CI; several: F1 vs severity per condition. Clean F1 and `keep` x clean as lines."
     import matplotlib.pyplot as plt
+    c0 = df[df.condition == 'clean'].iloc[0]; clean = c0.f1
+    d = df[df.condition != 'clean']; sevs = sorted(d.severity.unique())
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    clean = df[df.condition == 'clean'].f1.iloc[0]
+    if len(sevs) == 1:
+        d = d.sort_values('f1'); y = np.arange(len(d))
+        ok = d.f1 >= np.where(d.condition == 'phone', keep_phone, keep)*clean
+        ax.barh(y, d.f1, xerr=[d.f1 - d.lo, d.hi - d.f1], color=np.where(ok, 'tab:blue', 'tab:red'), alpha=.8, capsize=2)
+        ax.set_yticks(y, d.condition, fontsize=8)
+        ax.axvline(clean, ls='--', color='grey', lw=1, label=f'clean ({clean:.2f})')
+        ax.axvline(keep*clean, ls=':', color='tab:red', lw=1, label=f'{keep:.0%} of clean')
+        ax.set(xlabel=f'macro-F1 (test charts), severity {sevs[0]:g}; red: below {keep:.0%} of clean ({keep_phone:.0%} for phone)', title=title, xlim=(0, 1.02))
+        ax.legend(fontsize=8, loc='lower right'); fig.tight_layout()
+        return fig
     cmap = plt.get_cmap('tab20')
-    for i, (name, g) in enumerate(df[df.condition != 'clean'].groupby('condition', sort=False)):
-        c0 = df[df.condition == 'clean'].iloc[0]
+    for i, (name, g) in enumerate(d.groupby('condition', sort=False)):
         g = pd.concat([pd.DataFrame(dict(severity=[0.], f1=[clean], lo=[c0.lo], hi=[c0.hi])), g[['severity', 'f1', 'lo', 'hi']]])
         ax.plot(g.severity, g.f1, marker='o', ms=3, lw=2.5 if name == 'phone' else 1.2, color='k' if name == 'phone' else cmap(i % 20), label=name)
         if name == 'phone': ax.fill_between(g.severity, g.lo, g.hi, color='k', alpha=.12, label='phone 95% CI')
     ax.axhline(clean, ls='--', color='grey', lw=1, label=f'clean ({clean:.2f})')
-    ax.set(xlabel='severity (0 = clean, 1 = mild, 2 = strong)', ylabel='macro-F1 (test charts)', title=title, ylim=(0, 1.02))
+    ax.axhline(keep*clean, ls=':', color='tab:red', lw=1, label=f'{keep:.0%} of clean')
+    ax.set(xlabel=f"severity (0 = clean, 1 = mild; drawn: {', '.join(f'{s:g}' for s in sevs)})", ylabel='macro-F1 (test charts)', title=title, ylim=(0, 1.02))
     ax.legend(ncol=2, fontsize=7, loc='center left', bbox_to_anchor=(1, .5)); fig.tight_layout()
     return fig
 

@@ -26,7 +26,7 @@ class DemoConfig:
     arch: str = 'tf_efficientnet_lite0'  # architecture (registry or any torchvision/timm classifier)
     weights: str = 'imagenet'  # imagenet (lite0's ship with the package) or none (from scratch)
     head_epochs: int = 3  # epochs of the head stage (backbone frozen); 0 with weights none: no head stage
-    epochs: int = 6  # epochs of the full fine-tuning stage
+    epochs: int = 8  # epochs of the full fine-tuning stage
     lr: float = 3e-3  # learning rate when the search is off
     search_lrs: str = '3e-3,1e-2'  # head-stage learning rates the search tries (empty: no search)
     bs: int = 16  # batch size
@@ -36,7 +36,7 @@ class DemoConfig:
     seed: int = 0  # seed of data, split, search and training
     workers: int = 0  # processes for synth/render (0: all cores)
     redraw: bool = False  # draw the training charts anew every epoch (`TrainConfig.redraw`)
-    capture: float = .5  # share of training charts given a random photo/scan capture each epoch (`TrainConfig.capture`; 0: clean charts only)
+    capture: float = .8  # share of training charts given a random photo/scan capture each epoch (`TrainConfig.capture`; 0: clean charts only)
     robust: bool = True  # measure macro-F1 on the test charts under each photo/scan capture condition (severity 1)
 
 # %% ../nbs/10_demo.ipynb #0882abc6

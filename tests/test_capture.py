@@ -46,3 +46,20 @@ def test_ecgv_robust_bad_input(tiny, tmp_path):
     assert p.returncode == 2 and 'nope: no such run folder' in p.stderr
     p = run(*_cmd(), '--model', rd, check=False)
     assert p.returncode != 0 and 'give --model RUN_DIR, --lmdb TEST_LMDB and --out DIR' in p.stderr
+
+def test_capture_backends_bench():
+    "bench/capture_backends.py: each torch stand-in keeps the batch's shape and dtype and changes it; the script prints a row per distortion."
+    import importlib.util, subprocess
+    from pathlib import Path
+    f = Path(__file__).resolve().parent.parent/'bench'/'capture_backends.py'
+    spec = importlib.util.spec_from_file_location('bench_capture_backends', f); b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+    x = torch.full((4, 3, 224, 224), 255, dtype=torch.uint8); x[:, :, 110:113] = 0  # white page, one dark trace
+    ops = b.torch_ops(x, torch.Generator().manual_seed(0))
+    for name, fn in ops.items():
+        y = fn()
+        assert y.shape == x.shape and y.dtype == torch.uint8, (name, y.shape, y.dtype)
+        assert (y != x).any(), f"{name} left the charts unchanged"
+    r = subprocess.run([sys.executable, str(f), '--size', '32', '--bs', '4', '--reps', '1'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [l.split()[0] for l in r.stdout.splitlines()[2:]]
+    assert rows == [*ops, 'sum'], r.stdout
