@@ -63,3 +63,22 @@ def test_capture_backends_bench():
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [l.split()[0] for l in r.stdout.splitlines()[2:]]
     assert rows == [*ops, 'sum'], r.stdout
+
+def test_robustness_bench_on_a_demo_folder(tiny, tmp_path):
+    "bench/robustness.py --demo: scores a trained model's test charts under every condition (no training) and says which stay >= 90%."
+    import subprocess
+    from pathlib import Path
+    from ecg_vision.capture import conditions
+    d, lm, rd = tiny
+    demo = tmp_path/'demo_out'; shutil.copytree(rd, demo/'run'); (demo/'test.lmdb').symlink_to(Path(lm).resolve())
+    f = Path(__file__).resolve().parent.parent/'bench'/'robustness.py'
+    r = subprocess.run([sys.executable, str(f), '--demo', str(demo), '--severities', '1', '--out', str(tmp_path/'o')],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = list(conditions())  # the single conditions and 'phone'
+    rows = [l.split()[0] for l in r.stdout.splitlines() if l.split() and l.split()[0] in names]
+    assert sorted(rows) == sorted(names), r.stdout
+    assert f"single conditions >= 90% of clean:" in r.stdout and f"/{len(names) - 1}" in r.stdout, r.stdout
+    assert (tmp_path/'o'/'robust'/'robustness.csv').exists()
+    r = subprocess.run([sys.executable, str(f), '--demo', str(tmp_path/'nope')], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and 'nope: not an `ecgv_demo --out` folder' in r.stderr and 'Traceback' not in r.stderr
