@@ -8,9 +8,10 @@ OpenCV on uint8 numpy (`capture.capture`, one chart at a time, as `CaptureAug` r
 uint8 (B, 3, H, W) batch on `--device` (one homography per chart through `grid_sample`, `gaussian_blur`, `interpolate`,
 `torchvision.io` JPEG). The torch versions follow the same recipes but are timing stand-ins, not pixel-equal copies.
 
-Measured 2026-12-02 on the 2-core CPU (a training job on the other core), one thread, batch 64, ms per chart for the
-seven conditions together, OpenCV / torch: 2.2 / 3.4 at 128 px, 5.0 / 12.9 at 224 px (torch's per-chart Gaussian blur
-and its grid_sample warps are the slow parts). On the CPU OpenCV wins, so `CaptureAug` uses it; no GPU was lent to this
+Measured 2026-12-02 on the 2-core CPU, one thread, batch 64, ms per chart for the seven conditions together,
+OpenCV / torch: 2.2 / 3.4 at 128 px, 5.0 / 12.9 at 224 px with a training job on the other core; 3.0 / 4.6 and
+5.6 / 17.5 on an idle machine (torch's per-chart Gaussian blur, its grid_sample warps and its resampling are the slow
+parts; the homographies are solved in one batched call). On the CPU OpenCV wins, so `CaptureAug` uses it; no GPU was lent to this
 task, so the `--device cuda` column (where batched torch should win and keep a GPU fed) is not measured yet.
 """
 import argparse, math, time
@@ -28,12 +29,11 @@ def _homographies(b, w, h, deg, persp, g):
     src = dst.expand(b, 4, 2)*1.
     R = torch.stack([torch.stack([a.cos(), -a.sin()], -1), torch.stack([a.sin(), a.cos()], -1)], 1)
     src = src @ R.transpose(1, 2) + 2*persp*(torch.rand(b, 4, 2, generator=g)*2 - 1)
-    A = []
-    for s in src:  # solve dst -> src (8 unknowns per chart)
-        rows = [[x, y, 1, 0, 0, 0, -u*x, -u*y] for (x, y), (u, _) in zip(dst.tolist(), s.tolist())] + \
-               [[0, 0, 0, x, y, 1, -v*x, -v*y] for (x, y), (_, v) in zip(dst.tolist(), s.tolist())]
-        A.append(rows)
-    A = torch.tensor(A); rhs = torch.cat([src[..., 0], src[..., 1]], 1)
+    x, y = dst[:, 0].expand(b, 4), dst[:, 1].expand(b, 4); u, v = src[..., 0], src[..., 1]
+    one, zero = torch.ones(b, 4), torch.zeros(b, 4)
+    A = torch.cat([torch.stack([x, y, one, zero, zero, zero, -u*x, -u*y], -1),   # dst -> src, 8 unknowns per chart,
+                   torch.stack([zero, zero, zero, x, y, one, -v*x, -v*y], -1)], 1)  # all charts in one batched solve
+    rhs = torch.cat([u, v], 1)
     H = torch.cat([torch.linalg.solve(A, rhs), torch.ones(b, 1)], 1).view(b, 3, 3)
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing='ij')
     p = torch.stack([xs, ys, torch.ones_like(xs)], -1).view(1, -1, 3) @ H.transpose(1, 2)

@@ -41,14 +41,13 @@ def main():
     ap.add_argument('--out', default='', help="working folder ('' = a temporary one)")
     ap.add_argument('--demo', default='', help='an `ecgv_demo --out` folder: score its model on its test charts (no training)')
     ap.add_argument('--seed', type=int, default=20_000, help='base seed of the capture draws (--demo)')
-    a = ap.parse_args()
-    if a.demo: return score_demo(Path(a.demo), [float(s) for s in a.severities.split(',')], a.seed, a.out)
+    a = ap.parse_args(); sev = [float(s) for s in a.severities.split(',')]
+    if a.demo: return score_demo(Path(a.demo), sev, a.seed, a.out)
     print("ms per 224 px chart (numpy/OpenCV, one CPU core):")
     print(time_capture(224, n=10).round(2).T.to_string(), '\n')
     d = Path(a.out or tempfile.mkdtemp())
     t = time.time(); lm = tiny_lmdbs(d/'data', n=a.n, size=a.size, seed=0, test_size=.3)
     print(f"data: {a.n} records at {a.size} px in {time.time() - t:.0f} s")
-    sev = [float(s) for s in a.severities.split(',')]
     res = {}
     for name, cbs in (('clean-trained', None), ('augmented', [CaptureCallback(TRAIN, p=a.p, seed=0)])):
         cfg = TrainConfig(lmdb=str(lm['train']), arch=a.arch, weights='none', stage='full', epochs=a.epochs, lr=a.lr, bs=16,
