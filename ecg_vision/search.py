@@ -12,14 +12,15 @@ import pandas as pd, yaml, optuna
 from optuna.trial import TrialState
 from optuna.exceptions import ExperimentalWarning
 from .core import atomic_write, command
-from .workers import (SpaceError, grid_values, suggest, open_storage, open_study, fail_stale, run_worker, tickets_left)
-_all_ = ['SpaceError', 'grid_values', 'suggest', 'open_storage', 'open_study', 'fail_stale', 'run_worker']  # re-exported from workers
+from .workers import (SpaceError, StorageError, grid_values, suggest, mask_url, open_storage, open_study, fail_stale, run_worker,
+                      tickets_left)
+_all_ = ['SpaceError', 'StorageError', 'grid_values', 'suggest', 'mask_url', 'open_storage', 'open_study', 'fail_stale', 'run_worker']  # re-exported from workers
 
 # %% auto #0
 __all__ = ['SPACES', 'STAGES', 'load_space', 'toy_objective', 'pruning_callback', 'check_train_names', 'train_objective',
            'ensure_head', 'trials_table', 'best_config', 'plot_study', 'write_outputs', 'preflight', 'failures',
-           'quiet_optuna', 'search', 'ecgv_search', 'SpaceError', 'grid_values', 'suggest', 'open_storage',
-           'open_study', 'fail_stale', 'run_worker']
+           'quiet_optuna', 'search', 'ecgv_search', 'SpaceError', 'StorageError', 'grid_values', 'suggest', 'mask_url',
+           'open_storage', 'open_study', 'fail_stale', 'run_worker']
 
 # %% ../nbs/07_search.ipynb #36f481af
 SPACES = files('ecg_vision')/'spaces'  # packaged templates: head.yaml, full.yaml, grid.yaml
@@ -175,6 +176,7 @@ def plot_study(study:optuna.Study, # the study
 # %% ../nbs/07_search.ipynb #036127b8
 def write_outputs(study:optuna.Study, # the study
                   out:str|Path, # folder for the files
+                  storage:str|Path|None=None, # the study's storage URL, recorded in summary.json with its password masked
                  ) -> dict:
     "Write summary.json, trials.csv, best_params.yaml and the plots; returns their paths."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +185,7 @@ def write_outputs(study:optuna.Study, # the study
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     summary = dict(study=study.study_name, stage=ua['space']['stage'], direction=study.direction.name.lower(),
                    n_trials=ua['n_trials'], seed=ua['seed'], sampler=ua['space']['sampler'], pruner=ua['space']['pruner'],
-                   states=counts, tickets_left=tickets_left(study))
+                   states=counts, tickets_left=tickets_left(study), **({'storage': mask_url(storage)} if storage else {}))
     paths = dict(trials=out/'trials.csv')
     atomic_write(out/'trials.csv', write=lambda p: trials_table(study).to_csv(p, index=False))
     if done:
@@ -232,7 +234,7 @@ def quiet_optuna():
 
 # %% ../nbs/07_search.ipynb #e9be10bf
 def search(space:str|Path|dict, # search-space YAML, template name, or a loaded space
-           storage:str, # study storage URL (see `open_storage`)
+           storage:str, # study storage URL (see `open_storage`), or an opened storage
            study:str, # study name
            n_trials:int=0, # tickets; 0: the whole grid, or the space's n_trials
            base:str|Path|dict|None=None, # previous stage's best_params.yaml (or dict)
@@ -261,17 +263,19 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
         if is_train and sp['stage'] == 'full' and b.get('stage') == 'head':
             fixed['weights'] = str((out/'head'/'model.pth').absolute())
         sp['fixed'] = fixed
+        url = storage if isinstance(storage, (str, Path)) else None  # a wrong URL or password: one line before any model is built
+        st = open_storage(url, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry) if url is not None else storage
         if is_train:
             check_train_names({**b, **fixed, **sp['params'], **sp['around']}, f"{sp['stage']} space / base {base}")
             preflight({**b, **fixed})
-        s = open_study(storage, study, sp, n_trials, b, seed, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry)
+        s = open_study(st, study, sp, n_trials, b, seed)
         if is_train and 'weights' in fixed and fixed['weights'] == str((out/'head'/'model.pth').absolute()):
             ensure_head({**s.user_attrs['base'], 'lmdb': fixed.get('lmdb', b.get('lmdb', ''))}, out/'head')
         fn = _objective(objective, out, quiet=not progress) if isinstance(objective, str) else objective
         ran = run_worker(s, fn, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=progress,
                          verbose=verbose, linger=linger)
         left = tickets_left(s)  # only a worker that sees the study finished writes, so no older snapshot overwrites the final one
-        return dict(study=s, ran=ran, left=left, outputs={} if left else write_outputs(s, out))
+        return dict(study=s, ran=ran, left=left, outputs={} if left else write_outputs(s, out, url))
 
 # %% ../nbs/07_search.ipynb #2226b161
 @command
@@ -313,6 +317,6 @@ def ecgv_search(space:str=None, # search-space YAML (default: the packaged templ
     if not r['left'] and not any(t.state == TrialState.COMPLETE for t in trials):
         fails = failures(r['study'])
         raise ValueError(f"study {study!r}: none of its {len(trials)} trials completed" + (f"; first failure: {fails[0]}" if fails else ''))
-    print(f"ran {len(r['ran'])} trials here; {r['left']} tickets left in study {study!r} at {storage}")
+    print(f"ran {len(r['ran'])} trials here; {r['left']} tickets left in study {study!r} at {mask_url(storage)}")
     if r['outputs']: print(f"outputs in {out}: " + ', '.join(Path(p).name for p in r['outputs'].values()))
     else: print(f"other workers still run trials: the last one writes the outputs to {out} (or rerun this command when they are done)")

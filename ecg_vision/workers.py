@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_workers.ipynb #783c8370
 from __future__ import annotations
-import math, os, random, re, socket, sys, threading, time, warnings
+import importlib.util, math, os, random, re, socket, sys, threading, time, urllib.parse, warnings
 from pathlib import Path
 import optuna
 from optuna.trial import TrialState, FrozenTrial
@@ -13,8 +13,53 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalFileSymlinkLock
 
 # %% auto #0
-__all__ = ['open_storage', 'SpaceError', 'grid_values', 'suggest', 'make_sampler', 'make_pruner', 'open_study', 'Heartbeat',
-           'is_stale', 'fail_stale', 'run_worker', 'tickets_left']
+__all__ = ['mask_url', 'StorageError', 'open_storage', 'SpaceError', 'grid_values', 'suggest', 'make_sampler', 'make_pruner',
+           'open_study', 'Heartbeat', 'is_stale', 'fail_stale', 'run_worker', 'tickets_left']
+
+# %% ../nbs/07b_workers.ipynb #45b58967
+_USERINFO = r'^([\w+.-]+://[^:/@]*:)(.*)@'  # scheme://user:PASSWORD@ up to the last @ (a raw @ in a password stays hidden)
+
+def mask_url(url:str|Path, # a storage URL or a path (anything else comes back as text)
+            ) -> str:
+    "`url` with its password shown as `***`, in the user part and in a `password=` query field."
+    return re.sub(r'([?&]password=)[^&]*', r'\1***', re.sub(_USERINFO, r'\1***@', str(url)))
+
+def _secrets(url:str) -> set:
+    "The password of `url`, as written and decoded (to scrub it from a driver's message)."
+    m, q = re.match(_USERINFO, url), re.search(r'[?&]password=([^&]*)', url)
+    pws = [p for p in (m and m[2], m and m[2].split('@')[0], q and q[1]) if p]
+    return {s for p in pws for s in (p, urllib.parse.unquote(p))}
+
+# %% ../nbs/07b_workers.ipynb #bae97205
+class StorageError(ValueError):
+    "A storage that cannot be opened (bad URL, missing driver, no server, refused login); the password is masked."
+
+_PIP = {'psycopg': '"psycopg[binary]"', 'psycopg2': 'psycopg2-binary', 'MySQLdb': 'mysqlclient'}
+_FIXES = (('password', "check the user and password (~/.pgpass or PGPASSWORD)"), ('does not exist', "check the database and user names"),
+          ('too many', "the server has no connection left: fewer workers, or a larger max_connections"),
+          ('', "check host and port, and that the server is running"))  # first match of the driver's message wins
+
+def _db_url(url:str) -> str:
+    "`url` as SQLAlchemy opens it here: `postgresql://` with psycopg2 when psycopg 3 is missing; braces in the password escaped."
+    url = re.sub(r'^postgres(ql)?://', 'postgresql://' if importlib.util.find_spec('psycopg') else 'postgresql+psycopg2://', url)
+    # Optuna formats the URL as a template ({SCHEMA_VERSION}): braces in a password must be percent-encoded
+    return re.sub(r'^([\w+.-]+://[^:/@]*:)([^@]*)@', lambda m: m[1] + m[2].replace('{', '%7B').replace('}', '%7D') + '@', url)
+
+def _storage_error(url:str, e:Exception) -> StorageError:
+    "The one line for storage `url` failing with `e`: the URL (password masked), the cause and the fix."
+    import sqlalchemy.exc as sx
+    where, scheme = f"storage {mask_url(url)}", url.partition('://')[0]
+    if isinstance(e, sx.NoSuchModuleError):
+        return StorageError(f"{where}: unknown scheme {scheme}://; use postgresql://USER@HOST:5432/DB, sqlite:///FILE.db or a journal file (.log)")
+    if isinstance(e, ImportError):
+        mod = getattr(e.__cause__, 'name', None) or e.name or scheme
+        return StorageError(f"{where}: the database driver for {scheme}:// is not installed (no module {mod}); pip install {_PIP.get(mod, mod)}")
+    cause = ' '.join(str(getattr(e, 'orig', None) or e).split())[:300]  # the driver's own words, on one line
+    for s in _secrets(url): cause = cause.replace(s, '***') if len(s) > 3 else cause  # (a shorter one would mangle words)
+    if isinstance(e, (sx.ArgumentError, ValueError)): fix = "not a database URL; the form is postgresql://USER@HOST:5432/DB"
+    elif scheme.startswith('sqlite'): fix = "check the file and its folder"
+    else: fix = next(f for k, f in _FIXES if k in cause.lower())
+    return StorageError(f"{where}: {cause}; {fix}")
 
 # %% ../nbs/07b_workers.ipynb #ec00688b
 def _sec(x:float) -> int: return max(1, int(round(float(x))))  # Optuna's heartbeat counts whole seconds
@@ -25,7 +70,7 @@ def open_storage(url:str, # journal file, `sqlite:///file.db` or a database URL 
                  stale_after:float=600., # database storages: seconds without a heartbeat before a trial is failed and retried
                  max_retry:int=2, # database storages: retries of a trial whose worker died
                 ) -> optuna.storages.BaseStorage:
-    "The Optuna storage a URL names; files and their folders are created."
+    "The Optuna storage a URL names (files and their folders are created); one that cannot be opened is a `StorageError`."
     url = str(url)
     if url.startswith('journal:') or ('://' not in url and Path(url).suffix in ('.log', '.journal', '.jsonl')):
         path = Path(re.sub(r'^journal:(//)?', '', url)).expanduser().absolute()
@@ -35,19 +80,23 @@ def open_storage(url:str, # journal file, `sqlite:///file.db` or a database URL 
         return JournalStorage(JournalFileBackend(str(path), lock_obj=lk))
     if '://' not in url and Path(url).suffix in ('.db', '.sqlite', '.sqlite3'): url = f'sqlite:///{Path(url).absolute()}'
     if url.startswith('sqlite:///'): Path(url[len('sqlite:///'):]).absolute().parent.mkdir(parents=True, exist_ok=True)
-    if url.startswith('redis'): raise ValueError(f"storage {url!r}: Redis is not supported; use postgresql://... or a journal file (.log)")
-    if '://' not in url: raise ValueError(f"storage {url!r}: give a journal file (.log), a .db file or a database URL")
+    if url.startswith('redis'): raise StorageError(f"storage {mask_url(url)}: Redis is not supported; use postgresql://... or a journal file (.log)")
+    if '://' not in url: raise StorageError(f"storage {mask_url(url)}: give a journal file (.log), a .db file or a database URL")
+    db = _db_url(url)
     ekw = {'connect_args': {'timeout': 60}} if url.startswith('sqlite') else {'pool_pre_ping': True, 'pool_size': 2}
+    if re.match(r'postgresql(\+psycopg2?)?://', db) and 'connect_timeout' not in db and 'PGCONNECT_TIMEOUT' not in os.environ:
+        ekw['connect_args'] = {'connect_timeout': 30}  # a host that never answers: one line after 30 s, not a hang
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', ExperimentalWarning)
         retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
         for i in range(5):  # workers starting together race to create the tables; the losers just retry
-            try: return RDBStorage(url, engine_kwargs=ekw, heartbeat_interval=_sec(heartbeat), grace_period=_sec(stale_after),
+            try: return RDBStorage(db, engine_kwargs=ekw, heartbeat_interval=_sec(heartbeat), grace_period=_sec(stale_after),
                                    heartbeat_stale_trial_callback=retry)
-            except ModuleNotFoundError as e: raise ValueError(f"storage {url!r}: its database driver is not installed ({e.name})") from None
             except Exception as e:
-                if i == 4 or not any(w in str(e) for w in ('already exists', 'locked', 'UNIQUE', 'duplicate')): raise
-                time.sleep(0.2 + random.random())
+                if i < 4 and any(w in str(e) for w in ('already exists', 'locked', 'UNIQUE', 'duplicate')):
+                    time.sleep(0.2 + random.random()); continue
+                if isinstance(e, (ImportError, ValueError)) or type(e).__module__.startswith('sqlalchemy'): raise _storage_error(url, e) from None
+                raise
 
 
 # %% ../nbs/07b_workers.ipynb #0c6885a2

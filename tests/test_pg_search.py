@@ -1,34 +1,37 @@
 """The HPC search journey on a database server: a Slurm array of 4 `ecgv_search` workers (`slurm/search_workers.sbatch`)
-sharing one study on PostgreSQL, really training (tiny), one worker SIGKILLed mid-trial and its trial retried.
+sharing one study on PostgreSQL, really training (tiny), one worker SIGKILLed mid-trial and its trial retried. And the
+storage URL as users write it: `postgresql://` with or without the driver named, the password in the URL, in `~/.pgpass`
+or in `PGPASSWORD`; a URL that cannot be opened is one line naming it; no output of a search holds the password.
 
 Needs a PostgreSQL server (`.ci/pg_up.sh` starts one and prints its URL; `ECGV_PG_URL` overrides the URL) and, for the
 array, a Slurm cluster (`.ci/slurm_up.sh`). Without them these tests skip, unless ECGV_REQUIRE_PG / ECGV_REQUIRE_SLURM
 are set (CI sets both): then a missing server is a failure, never a silent skip.
 """
-import os, re, shutil, signal, subprocess, time, uuid
+import importlib.util, json, os, re, shutil, signal, socket, subprocess, time, uuid
 from pathlib import Path
 import optuna, pytest
 from optuna.trial import TrialState
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import make_url
+from ecg_vision.workers import StorageError, mask_url, open_storage
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_DEFAULT = 'postgresql+psycopg2://ecgv:ecgv@127.0.0.1:5432/ecgv_optuna'  # what .ci/pg_up.sh creates
+PG_DEFAULT = 'postgresql://ecgv:ecgv-pg-s3cret@127.0.0.1:5432/ecgv_optuna'  # what .ci/pg_up.sh creates
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def pg_url() -> str:
     "The test server's URL; skip (or fail under ECGV_REQUIRE_PG) when nothing answers there."
     url = os.environ.get('ECGV_PG_URL') or PG_DEFAULT
-    try:
-        import sqlalchemy
-        eng = sqlalchemy.create_engine(url, connect_args={'connect_timeout': 3})
-        with eng.connect(): pass
-        eng.dispose()
-    except Exception as e:
-        msg = f"no PostgreSQL at {url} ({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}): run .ci/pg_up.sh"
-        if os.environ.get('ECGV_REQUIRE_PG'): pytest.fail(msg)
-        pytest.skip(msg + '; set ECGV_REQUIRE_PG=1 to make this a failure')
+    try: open_storage(url).engine.dispose()
+    except StorageError as e: _missing(f"no PostgreSQL: {e}: run .ci/pg_up.sh")
     return url
+
+
+def _missing(msg:str):
+    "Skip, or fail under ECGV_REQUIRE_PG (CI), where the test server is missing or unfit."
+    if os.environ.get('ECGV_REQUIRE_PG'): pytest.fail(msg)
+    pytest.skip(msg + '; set ECGV_REQUIRE_PG=1 to make this a failure')
 
 
 def _need_slurm():
@@ -115,6 +118,8 @@ def test_slurm_array_on_postgres(charts, tmp_path):
     assert retry[0].params == victim.params and retry[0].system_attrs['grid_id'] == victim.system_attrs['grid_id']
     assert retry[0].user_attrs['worker'] != victim.user_attrs['worker']
     assert 'starting it again' in logtext  # the killed task's script restarted its worker
+    assert mask_url(url) in logtext  # the logs show the URL, never its password (checked where the password is distinctive)
+    assert not _distinctive(url) or make_url(url).password not in logtext
     workers = {t.user_attrs['slurm'] for t in done}
     assert len(workers) >= 2, workers  # the array really shared the study
     assert all(Path(t.user_attrs['run_dir'], 'results.json').exists() for t in done)  # each trial really trained
@@ -127,3 +132,86 @@ def test_slurm_array_on_postgres(charts, tmp_path):
     print('\n'.join(l for l in logtext.splitlines() if l.startswith(('---', 'ecgv:', 'ran '))))
     print(f"{len(tr)} trials ({len(done)} finished, {len(failed)} failed: trial {victim.number} -> retry {retry[0].number}) "
           f"by tasks {sorted(workers)} in {wall:.0f} s")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Storage URLs as users write them (a toy objective on a 2-point grid: a few seconds per search)
+
+TOY = "stage: head\nsampler: grid\nfixed: {epochs: 1}\nparams:\n  lr: [1.0e-3, 3.0e-3]\n"
+
+def _toy_space(tmp_path) -> Path:
+    "The toy space as a file in `tmp_path`."
+    (tmp_path/'toy.yaml').write_text(TOY); return tmp_path/'toy.yaml'
+
+def _ecgv_search(tmp_path, storage:str, study:str, out:Path, env=None) -> subprocess.CompletedProcess:
+    "`ecgv_search` as a user types it (toy objective, 2 trials); `env` replaces any PGPASSWORD/PGPASSFILE of ours."
+    base = {k: v for k, v in os.environ.items() if k not in ('PGPASSWORD', 'PGPASSFILE')}
+    return subprocess.run(['ecgv_search', '--space', str(_toy_space(tmp_path)), '--stage', 'head', '--storage', storage,
+                           '--study', study, '--out', str(out), '--objective', 'toy', '--quiet'],
+                          capture_output=True, text=True, timeout=300, env={**base, 'MPLBACKEND': 'Agg', **(env or {})})
+
+def _distinctive(url:str) -> bool:
+    "Whether the password of `url` is one a leak check can look for (.ci/pg_up.sh's is): long, and not also user/host/database."
+    pw = make_url(url).password or ''
+    return len(pw) >= 6 and pw not in mask_url(url)
+
+def _secret(url:str) -> str:
+    "The test server's password, when it is distinctive."
+    if not _distinctive(url): _missing(f"the password of {mask_url(url)} is short or also user/host/database: use .ci/pg_up.sh's URL")
+    return make_url(url).password
+
+
+def test_postgresql_url_forms_and_no_password_in_outputs(tmp_path, monkeypatch):
+    "`postgresql://USER:PW@...` end to end through ecgv_search, no output holding PW; `+psycopg2`, ~/.pgpass and PGPASSWORD open it too."
+    from ecg_vision.search import search
+    url = pg_url(); pw = _secret(url); u = make_url(url)
+    typed = re.sub(r'^[\w+]+://', 'postgresql://', url)  # the form users type, whatever the driver ECGV_PG_URL names
+    out, study = tmp_path/'out', f'url-{uuid.uuid4().hex[:8]}'
+    p = _ecgv_search(tmp_path, typed, study, out)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert f"ran 2 trials here; 0 tickets left in study {study!r} at {mask_url(typed)}" in p.stdout, p.stdout
+    assert json.loads((out/'summary.json').read_text())['storage'] == mask_url(typed) == typed.replace(f':{pw}@', ':***@')
+    files = sorted(f for f in out.rglob('*') if f.is_file())
+    assert {'summary.json', 'trials.csv', 'best_params.yaml', 'history.png'} <= {f.name for f in files}
+    leaks = [n for n, t in [('stdout', p.stdout.encode()), ('stderr', p.stderr.encode())] + [(str(f), f.read_bytes()) for f in files]
+             if pw.encode() in t]
+    assert not leaks, leaks
+
+    # the driver named, or no password in the URL at all: libpq reads ~/.pgpass (here PGPASSFILE) or PGPASSWORD itself
+    bare = f"postgresql://{u.username}@{u.host}:{u.port or 5432}/{u.database}"
+    pgpass = tmp_path/'.pgpass'; pgpass.write_text(f"{u.host}:{u.port or 5432}:{u.database}:{u.username}:{pw}\n"); pgpass.chmod(0o600)
+    monkeypatch.delenv('PGPASSWORD', raising=False)
+    for name, storage, env in [('psycopg2', re.sub(r'^[\w+]+://', 'postgresql+psycopg2://', url), {}),
+                               ('pgpass', bare, {'PGPASSFILE': str(pgpass)}), ('PGPASSWORD', bare, {'PGPASSWORD': pw})]:
+        with monkeypatch.context() as m:
+            for k, v in env.items(): m.setenv(k, v)
+            r = search(_toy_space(tmp_path), storage, f'{study}-{name}', objective='toy', out=tmp_path/name, progress=False)
+        assert [t.state for t in r['study'].trials] == [TrialState.COMPLETE]*2, name
+        assert json.loads((tmp_path/name/'summary.json').read_text())['storage'] == mask_url(storage)
+
+
+def _free_port() -> int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.mark.parametrize('case', ['wrong password', 'unreachable port', 'unknown scheme', 'missing driver', 'no password'])
+def test_storage_errors_are_one_line(tmp_path, case):
+    "A storage that cannot be opened: exit 2, one stderr line naming the URL with its password masked, and what to check."
+    bad = f'not-this-{uuid.uuid4().hex[:8]}'  # the password given; it must not show anywhere
+    if case in ('wrong password', 'no password'): u = make_url(pg_url())
+    else: u = make_url(PG_DEFAULT)
+    where = f"{u.host}:{u.port or 5432}/{u.database}"
+    storage, env, expect = {
+        'wrong password': (f"postgresql://{u.username}:{bad}@{where}", {}, ['password authentication failed', 'PGPASSWORD']),
+        'unreachable port': (f"postgresql://{u.username}:{bad}@127.0.0.1:{_free_port()}/{u.database}", {}, ['check host and port']),
+        'unknown scheme': (f"postgre://{u.username}:{bad}@{where}", {}, ['unknown scheme postgre://', 'postgresql://USER@HOST']),
+        'missing driver': (f"postgresql+pg8000://{u.username}:{bad}@{where}", {}, ['not installed', 'pip install pg8000']),
+        'no password': (f"postgresql://{u.username}@{where}", {'PGPASSFILE': str(tmp_path/'none')}, ['no password supplied', '~/.pgpass']),
+    }[case]
+    if case == 'missing driver' and importlib.util.find_spec('pg8000'): pytest.skip('pg8000 is installed here')
+    p = _ecgv_search(tmp_path, storage, 'err', tmp_path/'out', env)
+    err = p.stderr.strip()
+    assert p.returncode == 2 and len(err.splitlines()) == 1, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    assert err.startswith(f"ecgv_search: storage {mask_url(storage)}: ") and all(e in err for e in expect), err
+    assert 'a bug' not in err and bad not in p.stdout + p.stderr
+    assert not (tmp_path/'out').exists()  # nothing was written
