@@ -19,7 +19,7 @@ from fastcore.script import call_parse
 def make_lmdbs(out:Path, n:int=120, size:int=64, layouts=('std',), seed:int=0) -> dict:
     "Synthetic records, split by record, rendered into train.lmdb and test.lmdb under `out`."
     from ecg_vision.synth import make_synth
-    from ecg_vision.data import make_split
+    from ecg_vision.split import make_split
     from ecg_vision.lmdb import render_to_lmdb
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if not (out/'test.lmdb').exists():
@@ -32,7 +32,7 @@ def test_f1(arch:str, model_file:Path, test_lmdb:Path, n_boot:int=1000) -> dict:
     "Test macro-F1 (95% CI over records) of a saved model, normalised as its architecture expects."
     from ecg_vision.models import arch_spec, build_model
     from ecg_vision.loaders import test_dl
-    from ecg_vision.evaluate import preds_frame, preds_metrics
+    from ecg_vision.metrics import preds_frame, preds_metrics
     spec = arch_spec(arch)
     model = build_model(arch, 4, model_file).eval()
     dl = test_dl(test_lmdb, bs=64, device='cpu', stats=(spec.mean, spec.std))

@@ -25,8 +25,9 @@ motion 86%), phone-like 73%. The draw seed alone moves a condition by up to 5 po
 import argparse, tempfile, time
 from pathlib import Path
 import pandas as pd
-from ecg_vision.capture import CaptureCallback, TRAIN, robustness, time_capture
-from ecg_vision.lmdb import tiny_lmdbs
+from ecg_vision.capture import CaptureCallback, TRAIN, time_capture
+from ecg_vision.robustness import robustness
+from ecg_vision.test_utils import tiny_lmdbs
 from ecg_vision.train import TrainConfig, train
 
 def main():

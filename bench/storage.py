@@ -10,11 +10,11 @@ A "record" below is one chart (one record x one layout), as in the study's 1,683
 import argparse, os, pickle, tempfile, time
 from pathlib import Path
 import cv2, lmdb, numpy as np, torch
-from ecg_vision.data import make_split
+from ecg_vision.split import make_split
 from ecg_vision.synth import make_synth
 from ecg_vision.lmdb import encode_image, decode_image, render_to_lmdb
 from ecg_vision.loaders import ChartDataset, test_dl
-from ecg_vision.models import IMAGENET_MEAN, IMAGENET_STD
+from ecg_vision.loaders import IMAGENET_MEAN, IMAGENET_STD
 
 def rate(fn, n, seconds):
     "(items per wall second, items per CPU second of this process) of `fn(i)` over i in range(n), for >= `seconds`."

@@ -73,7 +73,7 @@ def _forever(dl):
 
 def _synthetic_lmdb(n, size):
     from ecg_vision.synth import make_synth
-    from ecg_vision.data import make_split
+    from ecg_vision.split import make_split
     from ecg_vision.lmdb import render_to_lmdb
     d = Path(tempfile.mkdtemp())
     make_synth(d, n=n, seed=0)

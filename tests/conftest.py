@@ -16,7 +16,7 @@ def run(*args, cwd=None, check=True, timeout=600):
 def synth_dir(tmp_path_factory):
     "A small synthetic Chapman-layout dataset with its split, made once per test session."
     from ecg_vision.synth import make_synth
-    from ecg_vision.data import make_split
+    from ecg_vision.split import make_split
     d = tmp_path_factory.mktemp('synth')
     make_synth(d, n=24, seed=0, progress=False)
     make_split(d, d, progress=False)

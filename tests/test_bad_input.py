@@ -82,7 +82,7 @@ def test_split_finishes_and_keeps_good(corpus, outcome, root):
 @pytest.mark.parametrize('csv', list(bad.SPLITS), ids=list(bad.SPLITS))
 def test_split_csv_rows(corpus, csv):
     "read_split sets aside rows with an escaping record id or a bad label, and keeps the good row."
-    from ecg_vision.data import read_split
+    from ecg_vision.split import read_split
     good, rejected = read_split(corpus/csv)
     assert good.record_id.tolist() == ['good_sr_0']
     assert len(rejected) == len(bad.SPLITS[csv]) and all(f in r for f, r in zip(bad.SPLITS[csv], rejected.reason))
@@ -125,7 +125,7 @@ def test_draw_and_pack_skip_bad_files(corpus, records_csv, tmp_path, cmd):
 @pytest.fixture(scope='session')
 def tiny_run(tmp_path_factory):
     "A tiny trained run (32 px, one epoch) to classify with."
-    from ecg_vision.lmdb import tiny_lmdbs
+    from ecg_vision.test_utils import tiny_lmdbs
     d = tmp_path_factory.mktemp('tinyrun'); lm = tiny_lmdbs(d, n=20, size=32)
     run('ecgv_train', '--lmdb', lm['train'], '--arch', 'mobilenet_v3_small', '--weights', 'none', '--stage', 'full',
         '--epochs', 1, '--bs', 8, '--out', d/'run')

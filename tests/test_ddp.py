@@ -1,5 +1,5 @@
 """Data-parallel training for real on CPUs: `ecgv_train` under `torchrun --nproc_per_node 2` (gloo), the commands of
-05_train's docs and of `slurm/ddp.sbatch`. Each rank trains on its own shard, rank 0 alone writes the run folder, the
+05_callbacks' docs and of `slurm/ddp.sbatch`. Each rank trains on its own shard, rank 0 alone writes the run folder, the
 logged validation metrics are those of the saved model on the whole validation split, and a killed run resumes.
 """
 import json, os, shutil, signal, subprocess, time
@@ -11,13 +11,13 @@ ENV = {**os.environ, 'MPLBACKEND': 'Agg'}
 # tiny: 23 charts of 32 px, 16 train / 7 valid (so the valid shards of 2 ranks need a padding chart)
 FLAGS = ['--arch', 'mobilenet_v3_small', '--weights', 'none', '--stage', 'full', '--bs', '4', '--lr', '0.01',
          '--patience', '0', '--valid_pct', '0.25', '--device', 'cpu']
-TORCHRUN = ['torchrun', '--standalone', '--nproc_per_node', '2', '-m', 'ecg_vision.train']  # as in 05_train's docs
+TORCHRUN = ['torchrun', '--standalone', '--nproc_per_node', '2', '-m', 'ecg_vision.train']  # as in 05_callbacks' docs
 
 
 @pytest.fixture(scope='module')
 def lmdb(tmp_path_factory):
     from ecg_vision.synth import make_synth
-    from ecg_vision.data import make_split
+    from ecg_vision.split import make_split
     from ecg_vision.lmdb import render_to_lmdb
     d = tmp_path_factory.mktemp('ddp')
     make_synth(d, n=27, seed=0, progress=False); make_split(d, d, progress=False)

@@ -1,21 +1,18 @@
-"ecgv_eval end to end (a subprocess on a tiny run). The metrics, intervals and tables are tested in 06_evaluate."
+"ecgv_eval end to end (a subprocess on a tiny run). The metrics, intervals and tables are tested in 06_metrics and 06b_evaluate."
 import json
 import pandas as pd, pytest, torch
 from sklearn import metrics as skm
 from conftest import run
 from ecg_vision.data import CLASSES
-from ecg_vision.evaluate import HEADLINE, pcols
+from ecg_vision.metrics import HEADLINE, pcols
 
 # ---- ecgv_eval end to end on a tiny run and a config2 test LMDB ----
 @pytest.fixture(scope='module')
 def tiny(charts, tmp_path_factory):
-    from ecg_vision.models import build_model
+    from ecg_vision.test_utils import fake_run
     d = tmp_path_factory.mktemp('eval')
     lm = charts('test', 64, 'config2')
-    rd = d/'run'; rd.mkdir()
-    torch.manual_seed(0)
-    torch.save(build_model('mobilenet_v3_small', 4).state_dict(), rd/'model.pth')
-    (rd/'params.json').write_text(json.dumps(dict(arch='mobilenet_v3_small', classes=CLASSES, n_classes=4, size=0, seed=0)))
+    rd = fake_run(d/'run', lm)
     (rd/'log.csv').write_text('stage,epoch,train_loss,valid_loss,accuracy,f1_score,time\nfull,0,1.4,1.3,0.3,0.2,00:01\n')
     return d, lm, rd
 

@@ -289,7 +289,7 @@ def test_slurm_readme_sweep_status_and_rerun(node, e2e):
     t.to_csv(node/'slurm/grid_train.csv', index=False)
     (node/'nbs').symlink_to(ROOT/'nbs')
     script = sh(cmds[0], node).stdout
-    assert '#SBATCH --array=0-1' in script and '/nbs/05_train.ipynb --out' in script  # the notebook, resolved
+    assert '#SBATCH --array=0-1' in script and '/nbs/05c_train.ipynb --out' in script  # the notebook, resolved
     sh(cmds[1], node); _wait_out(node/'runs/train')
     status = sh(cmds[2], node).stdout
     assert '2/2 done' in status, status

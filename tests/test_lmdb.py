@@ -123,7 +123,7 @@ def test_pack_verify_cli(pngs, tmp_path):
 def test_render_to_lmdb(tmp_path):
     pytest.importorskip('ecg_vision.render')
     from ecg_vision.synth import make_synth
-    from ecg_vision.data import make_split
+    from ecg_vision.split import make_split
     sp = make_split(make_synth(tmp_path, n=8, seed=1), tmp_path, progress=False)
     out = L.render_to_lmdb(sp['train'], 'config2', 64, tmp_path/'train.lmdb', workers=2, progress=False)
     n = len(pd.read_csv(sp['train']))

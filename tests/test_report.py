@@ -1,4 +1,4 @@
-"`ecgv_report` end to end on run folders made here (06b_report tests collapsed, gather_runs and summarise)."
+"`ecgv_report` end to end on run folders made here (06c_report tests collapsed, gather_runs and summarise)."
 import json
 import numpy as np, pandas as pd, pytest, torch
 from conftest import run
@@ -54,13 +54,10 @@ def test_report_empty(tmp_path):
 
 # ---- what evaluate writes is what report reads ----
 def test_report_reads_evaluated_run(charts, tmp_path):
-    from ecg_vision.models import build_model
     from ecg_vision.evaluate import evaluate
+    from ecg_vision.test_utils import fake_run
     lm = charts('test', 64, 'config2')
-    rd = tmp_path/'runs'/'run'; rd.mkdir(parents=True)
-    torch.manual_seed(0)
-    torch.save(build_model('mobilenet_v3_small', 4).state_dict(), rd/'model.pth')
-    (rd/'params.json').write_text(json.dumps(dict(arch='mobilenet_v3_small', classes=CLASSES, n_classes=4, size=0, seed=0)))
+    rd = fake_run(tmp_path/'runs'/'run', lm)
     evaluate(rd, lm, rd/'eval', tta=True, n_boot=20, progress=False)
     rep = report(tmp_path/'runs', tmp_path/'rep')
     assert rep['runs'].config.tolist() == ['config2'] and rep['runs'].arch.tolist() == ['mobilenet_v3_small']

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from ecg_vision.slurm import collect, nb_errors, queue_states, wait_jobs
+from ecg_vision.slurm import collect, queue_states, wait_jobs
+from ecg_vision.jobs import nb_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT/'tests/fixtures/stage_tiny.ipynb'  # 3-second stand-in stage: resumable steps, optional failure
