@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-from ecg_vision.data import CLASSES, read_labels, read_record, qc_reason, make_split, MalformedECG
+from ecg_vision.data import CLASSES, read_labels, read_record, qc_reason, MalformedECG
+from ecg_vision.split import make_split
 from ecg_vision.synth import SynthConfig, make_synth
 from ecg_vision.render import ROBUST
 from ecg_vision.lmdb import render_to_lmdb

@@ -35,7 +35,7 @@ def test_split_never_leaks_duplicates_over_50_seeds(tmp_path):
     "Duplicated Diagnostics rows, one stem in two sub-folders, one signal under two ids: no id ever on both sides."
     import numpy as np
     from ecg_vision.synth import synth_record
-    from ecg_vision.data import make_split
+    from ecg_vision.split import make_split
     d = tmp_path/'dup'; (d/'A').mkdir(parents=True); (d/'B').mkdir()
     rhythms = ['SR', 'SB', 'AFIB', 'ST']*3
     save = lambda p, sig: np.savetxt(p, sig.T*1000, delimiter=',', fmt='%.1f')

@@ -3,7 +3,7 @@ import shutil, subprocess, sys
 import pandas as pd
 import pytest
 from ecg_vision.synth import make_synth
-from ecg_vision.data import make_split
+from ecg_vision.split import make_split
 from ecg_vision.render import ROBUST, decode_png, render_batch
 
 def _cli(*args):
