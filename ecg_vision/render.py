@@ -6,7 +6,7 @@
 __all__ = ['LAYOUTS', 'CONFIGS', 'PAPERS', 'FONTS', 'STYLES', 'Box', 'ROBUST', 'STYLED', 'Layout', 'get_layout', 'panel_boxes',
            'Variation', 'render', 'encode_png', 'decode_png', 'render_reference', 'parse_size', 'resize']
 
-# %% ../nbs/02_render.ipynb #399dce4c
+# %% ../nbs/02_render.ipynb #9b5e651b
 import math
 from collections import namedtuple
 from dataclasses import dataclass, replace
@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import LEADS, FS
 
-# %% ../nbs/02_render.ipynb #7b1ddf86
+# %% ../nbs/02_render.ipynb #90402fa8
 @dataclass(frozen=True)
 class Layout:
     "Where each lead goes on the chart and how the paper looks; lengths in paper mm."
@@ -56,11 +56,11 @@ class Layout:
     @property
     def height_mm(self): return self.n_rows*self.row_mv*self.mm_per_mv
 
-# %% ../nbs/02_render.ipynb #59ae6f3c
+# %% ../nbs/02_render.ipynb #691350bb
 LAYOUTS = {'std': Layout(),
            '2x6': Layout(name='2x6', columns=2, col_seconds=5.0, rows=6, rhythm_lead=None),
            'alt': Layout(name='alt', lead_order=tuple(LEADS[6:] + LEADS[:6])),  # chest leads first (Sangha et al. 2022)
-           '12x1': Layout(name='12x1', columns=1, col_seconds=10.0, rows=12, rhythm_lead=None, row_mv=2.0)}  # 10 s per lead, 20 mm rows
+           '12x1': Layout(name='12x1', columns=1, col_seconds=10.0, rows=12, rhythm_lead=None, row_mv=1.5)}  # 10 s a lead, 15 mm rows
 CONFIGS = {'config1': ['std'], 'config2': ['std', '2x6']}  # dataset configurations: layouts per record
 PAPERS = {'red': dict(grid_minor=(1.0, 0.7, 0.7), grid_major=(1.0, 0.0, 0.0), trace=(0.0, 0.0, 0.7)),
           'bw': dict(grid_minor=(0.75, 0.75, 0.75), grid_major=(0.4, 0.4, 0.4), trace=(0.0, 0.0, 0.0))}
@@ -72,7 +72,7 @@ def get_layout(layout:str|Layout, # a name in LAYOUTS, or a Layout
     if layout not in LAYOUTS: raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     return LAYOUTS[layout]
 
-# %% ../nbs/02_render.ipynb #7bd7b0cc
+# %% ../nbs/02_render.ipynb #58722ee9
 FONTS = dict(simplex=cv2.FONT_HERSHEY_SIMPLEX, duplex=cv2.FONT_HERSHEY_DUPLEX, plain=cv2.FONT_HERSHEY_PLAIN,
              complex=cv2.FONT_HERSHEY_COMPLEX, italic=cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC)  # lead-name fonts
 _EIK = dict(paper=(1.0, 1.0, 1.0), trace=(0.0, 0.0, 0.0), trace_mm=0.26, label_at='under', sep_mm=0.6, cal_pulse=True)
@@ -89,7 +89,7 @@ STYLES = {  # page looks: Layout look fields only (colours RGB 0..1, lengths mm)
     'grey': dict(paper=(0.93, 0.93, 0.93), grid_minor=(0.85, 0.85, 0.85), grid_major=(0.65, 0.65, 0.65), trace=(0.0, 0.0, 0.0)),
     'plain': dict(minor_width_mm=0.0, major_width_mm=0.0, trace=(0.0, 0.0, 0.0), separators=False)}  # no grid
 
-# %% ../nbs/02_render.ipynb #9017ad22
+# %% ../nbs/02_render.ipynb #296a8cae
 Box = namedtuple('Box', 'left top right bottom')
 
 def _panels_mm(L):
@@ -111,7 +111,7 @@ def panel_boxes(layout:str|Layout='std', # layout name or Layout
     L = get_layout(layout); sx, sy = _scale(L, tuple(size or L.size))
     return {k: Box(round(x0*sx), round(y0*sy), round(x1*sx), round(y1*sy)) for k, _, x0, y0, x1, y1, _ in _panels_mm(L)}
 
-# %% ../nbs/02_render.ipynb #7a3a8c3c
+# %% ../nbs/02_render.ipynb #35625384
 def _prepare(sig):
     "Check a (12, n) mV signal and centre each lead on its median."
     sig = np.asarray(sig)
@@ -122,7 +122,7 @@ def _prepare(sig):
     if not np.isfinite(sig).all(): raise ValueError("signal contains NaN or infinite values")
     return sig - np.median(sig[:, ::8], axis=1, keepdims=True)
 
-# %% ../nbs/02_render.ipynb #06755ab0
+# %% ../nbs/02_render.ipynb #dc0ab75a
 @dataclass(frozen=True)
 class Variation:
     "Ranges of seeded render-time variation; the defaults change nothing."
@@ -148,7 +148,7 @@ ROBUST = Variation(grid_jitter=0.15, bw_prob=0.2, width_jitter=0.5, gain_jitter=
                    noise_mv=0.01, cal_prob=0.5, res_jitter=1.0)  # a sensible preset for training
 STYLED = replace(ROBUST, styles=tuple(STYLES), fonts=tuple(FONTS), paper_jitter=0.08, shift_mm=2.0)  # ROBUST on every page style
 
-# %% ../nbs/02_render.ipynb #5f978970
+# %% ../nbs/02_render.ipynb #c93f4f35
 def _vary(L, v, rng):
     "A varied layout plus (gain, speed) factors drawn from rng in a fixed order."
     r = rng.uniform(-1, 1, 9); p = rng.uniform(0, 1, 2)
@@ -164,7 +164,7 @@ def _vary(L, v, rng):
                 min_trace_px=L.min_trace_px*w, cal_pulse=L.cal_pulse or bool(p[1] < v.cal_prob))
     return L, float(1 + v.gain_jitter*r[7]), float(1 + v.speed_jitter*r[8])
 
-# %% ../nbs/02_render.ipynb #3f3812f6
+# %% ../nbs/02_render.ipynb #7120f119
 def _line_cov(n, scale, period, width, extent, pad=0):
     "Fraction of each of n pixels covered by lines `width` mm wide every `period` mm (exact box filter), `pad` px beyond 0."
     m = math.ceil(pad/(scale*period))  # lines beyond the chart, in the padding
@@ -183,6 +183,7 @@ def _grid_alpha(size, width_mm, height_mm, period, width, pad=0):
 def _grid_index(size, width_mm, height_mm, minor, major, pad=0):
     "Both grid coverages (H, W, 2) as an index image (H, W) into their distinct pairs, where there are at most 256."
     a = np.concatenate([_grid_alpha(size, width_mm, height_mm, *minor, pad), _grid_alpha(size, width_mm, height_mm, *major, pad)], -1)
+    if a.shape[0]*a.shape[1] > 1 << 20: return a, None  # a whole page: sorting its pixels would cost more than the blend
     pairs, idx = np.unique(a.reshape(-1, 2), axis=0, return_inverse=True)
     return (a, None) if len(pairs) > 256 else (idx.reshape(a.shape[:2]).astype(np.uint8), pairs)
 
@@ -193,7 +194,7 @@ def _paper_grid(L, size, pad=0):
     mix = lambda c: np.round(((paper*(1 - c[..., :1]) + minor*c[..., :1])*(1 - c[..., 1:]) + major*c[..., 1:])*255).astype(np.uint8)
     return mix(a) if pairs is None else cv2.merge([cv2.LUT(a, t) for t in np.pad(mix(pairs), ((0, 256 - len(pairs)), (0, 0))).T.copy()])
 
-# %% ../nbs/02_render.ipynb #ae3b71c4
+# %% ../nbs/02_render.ipynb #83ebfaf7
 def _trace_px(L, size): sx, sy = _scale(L, size); return max(L.min_trace_px, L.trace_mm*math.sqrt(sx*sy))
 def _font_px(L, size): return max(4.0, 3.0*_scale(L, size)[1])  # lead names are ~3 mm tall
 def _rgb8(c): return tuple(int(round(v*255)) for v in c)
@@ -233,7 +234,7 @@ def _background(L, size, pad=0):
     img.flags.writeable = False
     return img
 
-# %% ../nbs/02_render.ipynb #f005db39
+# %% ../nbs/02_render.ipynb #ec8c8def
 @lru_cache(maxsize=64)
 def _plan(L, size, n, fs, speed=1.0):
     "Index and position arrays mapping samples to pixels, one entry per group of equal-length panels."
@@ -264,7 +265,7 @@ def _trace_points(sig, L, size, fs=FS, gain=1.0, speed=1.0):
         out.extend(np.round((np.stack([x, y], -1) - 0.5)*64).astype(np.int32))
     return out
 
-# %% ../nbs/02_render.ipynb #3a80e712
+# %% ../nbs/02_render.ipynb #5272b237
 def render(signal_mv:np.ndarray, # float32 (12, n) in mV, as `read_record` returns
            layout:str|Layout='std', # layout name or Layout
            size:tuple|None=None, # output (H, W) in pixels; default the layout's (224, 224)
@@ -293,7 +294,7 @@ def render(signal_mv:np.ndarray, # float32 (12, n) in mV, as `read_record` retur
     if at != size: img = cv2.resize(img, size[::-1], interpolation=cv2.INTER_AREA)
     return (img, panel_boxes(L, size)) if boxes else img
 
-# %% ../nbs/02_render.ipynb #60eae06c
+# %% ../nbs/02_render.ipynb #48af7be5
 _PNG_ARGS = [cv2.IMWRITE_PNG_COMPRESSION, 2, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
 
 def encode_png(img:np.ndarray, # uint8 (H, W, 3) RGB
@@ -303,7 +304,7 @@ def encode_png(img:np.ndarray, # uint8 (H, W, 3) RGB
     if not ok: raise ValueError(f"could not encode an image of shape {img.shape} as PNG")
     return buf.tobytes()
 
-# %% ../nbs/02_render.ipynb #b26c77a9
+# %% ../nbs/02_render.ipynb #d682b579
 def decode_png(data:bytes, # PNG file contents
               ) -> np.ndarray: # uint8 (H, W, 3) RGB
     "Decode PNG bytes to an RGB array."
@@ -311,7 +312,7 @@ def decode_png(data:bytes, # PNG file contents
     if img is None: raise ValueError("bytes are not a decodable PNG image")
     return np.ascontiguousarray(img[..., ::-1])
 
-# %% ../nbs/02_render.ipynb #16fe9dbc
+# %% ../nbs/02_render.ipynb #8aa21b11
 def render_reference(signal_mv:np.ndarray, # float32 (12, n) in mV
                      layout:str|Layout='std', # layout name or Layout
                      size:tuple|None=None, # output (H, W) in pixels; default the layout's
@@ -341,7 +342,7 @@ def render_reference(signal_mv:np.ndarray, # float32 (12, n) in mV
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
-# %% ../nbs/02_render.ipynb #d7a5fcc6
+# %% ../nbs/02_render.ipynb #d12b55d0
 def parse_size(size:int|str|tuple|None, # 224, '224', '224x300' (H x W), (H, W), or None (keep the stored size)
               ) -> tuple|None: # (H, W), or None
     "An output size as (H, W)."
@@ -351,7 +352,7 @@ def parse_size(size:int|str|tuple|None, # 224, '224', '224x300' (H x W), (H, W),
     if len(size) == 1: size = (size[0], size[0])
     return tuple(int(s) for s in size)
 
-# %% ../nbs/02_render.ipynb #1dc251a1
+# %% ../nbs/02_render.ipynb #ce35c43c
 def resize(a:np.ndarray, # image (H, W, 3) or map (H, W)
            size:tuple|None, # (H, W); None keeps `a`
            interp:int=cv2.INTER_AREA, # OpenCV interpolation (INTER_AREA shrinks charts as the loaders' inputs are made)
