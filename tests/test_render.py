@@ -1,15 +1,15 @@
-"`ecgv_render` end to end (subprocess, workers, resume) and varied batches across worker counts; the renderer itself is tested in 02_render."
-import shutil, subprocess, sys
+"`ecgv_render` end to end (subprocess, workers, resume), varied and styled batches across worker counts; the renderer is tested in 02_render, styles in 02c_styles."
+import json, subprocess, sys
 import pandas as pd
 import pytest
 from ecg_vision.synth import make_synth
 from ecg_vision.split import make_split
-from ecg_vision.render import ROBUST, decode_png, render_batch
+from ecg_vision.render import ROBUST, STYLED, decode_png
+from ecg_vision.charts import render_batch
 
 def _cli(*args):
-    exe = shutil.which('ecgv_render')
-    cmd = [exe] if exe else [sys.executable, '-c', 'from ecg_vision.render import ecgv_render; ecgv_render()']
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+    "`ecgv_render` as its module runs it (the console script goes through `ecg_vision.core.COMMANDS`)."
+    return subprocess.run([sys.executable, '-m', 'ecg_vision.charts'] + [str(a) for a in args], capture_output=True, text=True, timeout=300)
 
 @pytest.fixture(scope='module')
 def dataset(tmp_path_factory):
@@ -53,3 +53,14 @@ def test_render_batch_varied_is_deterministic(dataset, tmp_path):
     b = render_batch(d/'split_rel.csv', 'std', 48, tmp_path/'b', workers=2, data=d, variation=ROBUST, progress=False)
     assert a['rendered'] == b['rendered'] == len(df) - 1 and len(a['bad']) == 1
     for f in (tmp_path/'a').rglob('*.png'): assert f.read_bytes() == (tmp_path/'b'/f.relative_to(tmp_path/'a')).read_bytes()
+
+def test_render_batch_styled_across_workers(dataset, tmp_path):
+    "Page styles in a PNG folder: the same bytes with 1 or 2 workers, and render.json keeps the styles (a re-run with others is refused)."
+    d, df = dataset
+    a = render_batch(d/'split_rel.csv', 'std,12x1', 48, tmp_path/'a', workers=1, data=d, variation=STYLED, progress=False)
+    b = render_batch(d/'split_rel.csv', 'std,12x1', 48, tmp_path/'b', workers=2, data=d, variation=STYLED, progress=False)
+    assert a['rendered'] == b['rendered'] == 2*(len(df) - 1)
+    for f in (tmp_path/'a').rglob('*.png'): assert f.read_bytes() == (tmp_path/'b'/f.relative_to(tmp_path/'a')).read_bytes()
+    assert json.loads((tmp_path/'a'/'render.json').read_text())['variation']['styles'] == list(STYLED.styles)
+    with pytest.raises(ValueError, match='rendered before with other variation'):
+        render_batch(d/'split_rel.csv', 'std,12x1', 48, tmp_path/'a', data=d, variation=ROBUST, progress=False)
