@@ -33,3 +33,19 @@ def charts(synth_dir):
             made[key] = render_to_lmdb(synth_dir/f'split_{split}.csv', layouts, size, synth_dir/'lmdbs'/f'{split}_{layouts}_{size}.lmdb', progress=False)
         return made[key]
     return get
+
+
+@pytest.fixture(scope='session')
+def clean_venv(tmp_path_factory):
+    "A virtual environment with the package installed *without* the dev extras, as a user's `pip install -e .` makes it."
+    import sys
+    venv = tmp_path_factory.mktemp('venv')/'venv'
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True)
+    env = {**os.environ, 'PATH': f"{venv/'bin'}:{os.environ['PATH']}", 'VIRTUAL_ENV': str(venv), 'PYTHONPATH': ''}
+    env.pop('PYTHONHOME', None)
+    p = subprocess.run([str(venv/'bin'/'pip'), 'install', '-q', '-e', str(ROOT)], env=env, capture_output=True, text=True, timeout=2400)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    chk = subprocess.run([str(venv/'bin'/'python'), '-c', 'import importlib.util as u; print([m for m in ("nbdev", "execnb", "pytest", "skimage") if u.find_spec(m)])'],
+                         capture_output=True, text=True, env=env)
+    assert chk.stdout.strip() == '[]', chk.stdout  # really without the dev extras
+    return venv
