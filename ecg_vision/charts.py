@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['parse_layouts', 'chart_seed', 'record_charts', 'render_batch', 'ecgv_render']
 
-# %% ../nbs/02a_charts.ipynb #e53f69ff
+# %% ../nbs/02a_charts.ipynb #25a34e74
 import json, time, zlib
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from .data import MalformedECG, read_record
 from .render import CONFIGS, Layout, ROBUST, Variation, encode_png, get_layout, parse_size, render
 from .split import read_split
 
-# %% ../nbs/02a_charts.ipynb #c3950902
+# %% ../nbs/02a_charts.ipynb #f15a0941
 def parse_layouts(layouts:str|list, # 'std,2x6', a config name ('config2'), or a list of names/Layouts
                  ) -> list: # Layout objects, duplicates removed
     "Layouts named by a comma-separated string, a dataset configuration, or a list."
@@ -29,7 +29,7 @@ def parse_layouts(layouts:str|list, # 'std,2x6', a config name ('config2'), or a
         names += CONFIGS[l] if isinstance(l, str) and l in CONFIGS else [l]
     return list(dict.fromkeys(get_layout(l) for l in names))
 
-# %% ../nbs/02a_charts.ipynb #ded4cd3f
+# %% ../nbs/02a_charts.ipynb #4e2917b5
 def chart_seed(record_id:str, # record id (file stem)
                layout:str, # layout name
                seed:int=0, # base seed of the run
@@ -37,7 +37,7 @@ def chart_seed(record_id:str, # record id (file stem)
     "A per-chart seed that depends only on the image key, never on worker or order."
     return zlib.crc32(f"{seed}/{record_id}/{layout}".encode())
 
-# %% ../nbs/02a_charts.ipynb #808b0d2e
+# %% ../nbs/02a_charts.ipynb #ac318b34
 def record_charts(path:str|Path, # record file, as `read_record` takes
                   layouts='std', # layouts (see `parse_layouts`)
                   size=(224, 224), # output size (see `parse_size`)
@@ -50,7 +50,7 @@ def record_charts(path:str|Path, # record file, as `read_record` takes
     sig, rid, size = read(path), record_id or Path(path).stem, parse_size(size)
     return {L.name: render(sig, L, size, seed=chart_seed(rid, L.name, seed), **kw) for L in parse_layouts(layouts)}
 
-# %% ../nbs/02a_charts.ipynb #85a2a2d0
+# %% ../nbs/02a_charts.ipynb #7b698893
 def _whole_png(f:Path) -> bool:
     "A PNG file that ends with its IEND chunk (a truncated file does not)."
     try:
@@ -68,7 +68,7 @@ def _batch_one(args):
     except MalformedECG as e: return path, 0, e.cause
     except Exception as e: return path, 0, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
-# %% ../nbs/02a_charts.ipynb #e50797b5
+# %% ../nbs/02a_charts.ipynb #74869daf
 def _settings(out:Path, lays, size, variation, seed) -> dict:
     "The settings a PNG folder was rendered with, kept in `out/render.json`; other settings are refused."
     doc = dict(layouts=[L.name for L in lays], size=list(size), seed=seed,
@@ -82,7 +82,7 @@ def _settings(out:Path, lays, size, variation, seed) -> dict:
     else: atomic_write(f, json.dumps(doc, indent=1))
     return doc
 
-# %% ../nbs/02a_charts.ipynb #861b4515
+# %% ../nbs/02a_charts.ipynb #80c0b78f
 def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) or its DataFrame
                  layouts='std', # layouts (see `parse_layouts`)
                  size=(224, 224), # output size (see `parse_size`)
@@ -119,7 +119,7 @@ def render_batch(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, ...) 
     return dict(out=out, records=len(df) + len(aside), rendered=n_img, skipped=len(df) - len(todo), bad=bad,
                 seconds=round(time.perf_counter() - t0, 2))
 
-# %% ../nbs/02a_charts.ipynb #e74e9e63
+# %% ../nbs/02a_charts.ipynb #4725e47e
 @command
 def ecgv_render(data:str='.', # folder that --meta is looked up in when it is not a path from here
                 meta:str='split_train.csv', # split CSV with record_id and path columns (relative paths: relative to the CSV)
