@@ -101,7 +101,7 @@ def test_import_cells_are_imports_only():
     for nb in sorted(NBS.glob('[0-9]*.ipynb')):
         for i, c in enumerate(cells(nb)):
             s = re.sub(r'^#\|.*$', '', src(c), flags=re.M)
-            if c['cell_type'] != 'code' or re.match(r'#\|\s*export', src(c)) or 'export_library' in s: continue
+            if c['cell_type'] != 'code' or re.match(r'#\|\s*export', src(c)) or 'nbdev_export(' in s: continue  # nbdev's docs build skips the export cell by name
             try: tree = ast.parse(s)
             except SyntaxError: continue
             has_imp = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
