@@ -1,4 +1,4 @@
-"ecg_vision.train end to end: ecgv_train on a tiny synthetic LMDB, YAML config, kill-and-resume, k-fold."
+"ecg_vision.train end to end: ecgv_train on a tiny synthetic LMDB, YAML config, kill-and-resume (k-fold is tested in 05c_train)."
 import json, signal, subprocess, sys
 import pandas as pd, pytest, torch
 from conftest import run
@@ -54,13 +54,3 @@ def test_kill_and_resume(lmdb, tmp_path):
     assert list(log.epoch) == [0, 1, 2] and list(log.stage) == ['full']*3
     assert not (out/'last.pth').exists()
     assert json.loads((out/'results.json').read_text())['epochs_run'] == 3
-
-def test_kfold(lmdb, tmp_path):
-    out = tmp_path/'cv'
-    run('ecgv_train', '--lmdb', lmdb, *TINY, '--stage', 'head', '--epochs', '1', '--folds', '2', '--out', out)
-    df = pd.read_csv(out/'kfold.csv', index_col='fold')
-    assert list(df.index) == ['fold0', 'fold1', 'mean', 'sd']
-    from ecg_vision.loaders import ChartDataset
-    n = len(ChartDataset(lmdb))
-    v = [json.loads((out/f'fold{i}'/'params.json').read_text())['n_valid'] for i in range(2)]
-    assert sum(v) == n  # every chart validated exactly once
