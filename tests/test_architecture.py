@@ -128,7 +128,7 @@ def test_readme_stage_table_matches_the_code():
 def test_architecture_page_names_real_modules_and_notebooks():
     page = '\n'.join(src(c) for c in cells(NBS/'explanations'/'architecture.ipynb'))
     mods = modules()
-    named = set(re.findall(r'`ecg_vision\.(\w+)`', page))
+    named = set(re.findall(r'`ecg_vision\.(\w+)[`.]', page))
     assert named and named <= set(mods), f"unknown modules named: {sorted(named - set(mods))}"
     nbs = set(re.findall(r'`(\d\d[a-z]?_\w+)`', page))
     assert nbs <= set(mods.values()), f"unknown notebooks named: {sorted(nbs - set(mods.values()))}"
