@@ -64,16 +64,22 @@ def set_module(model:nn.Module, path:str, new:nn.Module):
     else: setattr(par, last, new)
 
 # %% ../nbs/04_models.ipynb #03104839
-def _paths(model, types): return [n for n, m in model.named_modules() if isinstance(m, types) and n]
+def _paths(model, types):
+    "Dotted paths of the submodules of `model` that are `types`, in order."
+    return [n for n, m in model.named_modules() if isinstance(m, types) and n]
 
+# %% ../nbs/04_models.ipynb #2a3b9171
 def find_head(model:nn.Module) -> str:
     "Dotted path of the classifier layer of a torchvision model."
     lin = _paths(model, nn.Linear)
     return lin[-1] if lin else _paths(model, nn.Conv2d)[-1]
 
 # %% ../nbs/04_models.ipynb #d77bc050
-def _has_conv(m): return any(isinstance(c, nn.Conv2d) for c in m.modules())
+def _has_conv(m):
+    "Whether module `m` holds a 2-d convolution."
+    return any(isinstance(c, nn.Conv2d) for c in m.modules())
 
+# %% ../nbs/04_models.ipynb #51b9e18e
 def find_cam(model:nn.Module) -> str:
     "Dotted path of the last convolutional block before the head (Grad-CAM target)."
     head = find_head(model)
@@ -82,10 +88,12 @@ def find_cam(model:nn.Module) -> str:
 
 # %% ../nbs/04_models.ipynb #97a01c90
 def _timm():
+    "The timm module, or an ImportError that says how to install it."
     try: import timm
     except ImportError: raise ImportError("timm is not installed: pip install timm==1.0.31") from None
     return timm
 
+# %% ../nbs/04_models.ipynb #30016c96
 def find_timm_cam(model:nn.Module, size:int=64) -> str:
     "Top-level block of a timm model whose output is the final 4-d feature map of `forward_features` ('' if none)."
     outs = {}
@@ -114,6 +122,7 @@ def model_name(arch:str) -> str:
 # %% ../nbs/04_models.ipynb #18590a7c
 @lru_cache(maxsize=None)
 def _derive(arch):
+    "The registry row of a torchvision or timm model that is not in `ARCHS`, read off the model itself."
     if arch == model_name(arch) and arch in tv_models():
         m = torchvision.models.get_model(arch, weights=None)
         try: size = torchvision.models.get_model_weights(arch).DEFAULT.transforms().crop_size[0]
@@ -130,6 +139,7 @@ def _derive(arch):
     stats = [tuple(float(v) for v in cfg.get(k) or d) for k, d in (('mean', IMAGENET_MEAN), ('std', IMAGENET_STD))]
     return ArchSpec(head if ok else find_head(m), size, find_timm_cam(m), 'timm', *stats)
 
+# %% ../nbs/04_models.ipynb #521a75bd
 def arch_spec(arch:str) -> ArchSpec:
     "The registry row for `arch`, or one derived for any other torchvision or timm classification model."
     return ARCHS[arch] if arch in ARCHS else _derive(arch)
@@ -155,20 +165,26 @@ def weights_file(arch:str) -> Path|None:
 
 # %% ../nbs/04_models.ipynb #4728ba6a
 def _hf_cache() -> Path:
+    "The Hugging Face hub cache folder (honours `$HF_HUB_CACHE`, `$HF_HOME`, `$XDG_CACHE_HOME`)."
     if os.environ.get('HF_HUB_CACHE'): return Path(os.environ['HF_HUB_CACHE']).expanduser()
     home = os.environ.get('HF_HOME') or Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache')/'huggingface'
     return Path(home).expanduser()/'hub'
 
+# %% ../nbs/04_models.ipynb #0439846d
 def _hf_file(repo):
+    "The cached weights file of Hugging Face `repo`, or None."
     from huggingface_hub import try_to_load_from_cache
     for fn in ('model.safetensors', 'pytorch_model.bin'):
         f = try_to_load_from_cache(repo, fn, cache_dir=str(_hf_cache()))
         if isinstance(f, str): return Path(f)
 
+# %% ../nbs/04_models.ipynb #d4f65141
 def _pkg_file(mod):
+    "The state-dict file an installed weights package `mod` ships, or None."
     if importlib.util.find_spec(mod) is None: return None
     return next(iter(sorted(Path(str(resources.files(mod)/'models')).glob('*.pth'))), None)
 
+# %% ../nbs/04_models.ipynb #2dcf377c
 def weight_places(arch:str) -> list[dict]:
     "Every place on this machine the ImageNet weights of `arch` may be, in search order: kind, where, file (None: absent)."
     ok = lambda f: f if f is not None and f.is_file() and f.stat().st_size > 0 else None
@@ -196,23 +212,29 @@ def _read_sd(f:Path) -> dict:
         if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]
     return sd
 
+# %% ../nbs/04_models.ipynb #bf3b57b7
 def _by_order(own:dict, sd:dict, f) -> dict:
     "`sd`'s tensors renamed, in order, to the keys of `own` (a file saved under another naming)."
     if len(own) != len(sd): raise ValueError(f"{f}: does not fit this architecture (no key in common; {len(sd)} tensors for its {len(own)})")
     return dict(zip(own, sd.values()))
 
+# %% ../nbs/04_models.ipynb #bc5a5682
 def _fill(model, sd, f, by_order=False):
+    "`model` with state dict `sd` (from file `f`) loaded strictly, by tensor order when `by_order`."
     if by_order: sd = _by_order(model.state_dict(), sd, f)
     try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e: raise ValueError(f"{f}: does not fit {type(model).__name__} ({str(e).splitlines()[1].strip()[:120]})") from None
     return model
 
+# %% ../nbs/04_models.ipynb #a62e74ee
 def _online(host='huggingface.co'):
+    "Whether `host` can be reached (no when Hugging Face is set offline; yes behind an HTTPS proxy)."
     if os.environ.get('HF_HUB_OFFLINE') or os.environ.get('TRANSFORMERS_OFFLINE'): return False
     if os.environ.get('HTTPS_PROXY') or os.environ.get('https_proxy'): return True
     try: socket.create_connection((host, 443), timeout=3).close(); return True
     except OSError: return False
 
+# %% ../nbs/04_models.ipynb #f34186c7
 def imagenet_model(arch:str) -> nn.Module:
     "`arch` with its ImageNet weights (1000-class head): from a cache, an installed weights package, or the internet."
     spec, places = arch_spec(arch), weight_places(arch)
@@ -243,17 +265,23 @@ def imagenet_model(arch:str) -> nn.Module:
 NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
               nn.LayerNorm)  # fastai's `norm_types`: trainable in a frozen backbone when train_bn
 
+# %% ../nbs/04_models.ipynb #dd8cfc5a
 def _init_head(head, how):
+    "Initialise a new head's weights as `how` says (default, xavier or kaiming; bias zero)."
     if how == 'default': return
     if how not in ('xavier', 'kaiming'): raise ValueError(f"head_init {how!r}: use default, xavier or kaiming")
     (nn.init.xavier_uniform_ if how == 'xavier' else nn.init.kaiming_normal_)(head.weight)
     if head.bias is not None: nn.init.zeros_(head.bias)
 
+# %% ../nbs/04_models.ipynb #edef80ad
 def _new_head(old, n):
+    "A layer like the head `old` with `n` outputs."
     if isinstance(old, nn.Linear): return nn.Linear(old.in_features, n, bias=old.bias is not None)
     return nn.Conv2d(old.in_channels, n, old.kernel_size, old.stride, old.padding, bias=old.bias is not None)
 
+# %% ../nbs/04_models.ipynb #b1d78b90
 def _load_file(model, path, head):
+    "Load a state-dict file into `model`: its backbone only when the `head` has another class count; a misfit is one line."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: weights file not found (use 'imagenet', 'none' or a .pth)")
     sd, own = _read_sd(path), model.state_dict()
@@ -265,10 +293,13 @@ def _load_file(model, path, head):
     bad = [k for k in res.missing_keys if k not in skip] + res.unexpected_keys
     if bad: raise ValueError(f"{path}: does not fit this architecture (keys {bad[:3]})")
 
+# %% ../nbs/04_models.ipynb #5a3e0dde
 def _create(arch, spec):
+    "`arch` without weights, from the library its `spec` names."
     if spec.source == 'timm': return _timm().create_model(model_name(arch), pretrained=False)
     return torchvision.models.get_model(arch, weights=None)
 
+# %% ../nbs/04_models.ipynb #6133d774
 def build_model(arch:str,              # registry name, or any torchvision or timm classification model
                 n_classes:int=4,       # outputs of the new head
                 weights:str|Path='none',  # 'imagenet', 'none', or a state-dict file
@@ -309,8 +340,10 @@ def cam_layer(model:nn.Module, arch:str) -> nn.Module:
 
 # %% ../nbs/04_models.ipynb #3196d5f9
 def _sync(dev):
+    "Wait for the device's queued work (CUDA), so a timer measures it."
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
+# %% ../nbs/04_models.ipynb #d4dc0059
 def model_cost(model:nn.Module,  # model to measure (measured on the device it lives on)
                size:int=224,      # square input size in pixels
                reps:int=5,        # timed forward passes of one image (after two warm-up passes)

@@ -47,6 +47,7 @@ def collapsed(pred_share:float, # share of predictions in the most predicted cla
 COST_COLS = ['params', 'gmacs', 'state_dict_mb', 'latency_ms']
 RUN_KEYS = ['arch', 'config', 'seed', 'fold']
 
+# %% ../nbs/06c_report.ipynb #2c3adf08
 def _near(f:Path, name:str, root:Path):
     "`name` in `f`'s folder or the nearest parent inside `root`."
     for d in [f.parent, *f.parent.parents]:
@@ -54,17 +55,45 @@ def _near(f:Path, name:str, root:Path):
         if d == root: break
     return None
 
+# %% ../nbs/06c_report.ipynb #e472cbb3
 def _fold(f:Path, root:Path):
     "Fold number from a `foldN` folder on the way from `root` to `f` (as `ecg_vision.train.kfold` names them)."
     hit = [int(m.group(1)) for p in f.relative_to(root).parts if (m := re.fullmatch(r'fold(\d+)', p))]
     return hit[-1] if hit else None
 
+# %% ../nbs/06c_report.ipynb #2526ac0f
 def _arch_cost(arch, size, cache={}):
     "model_cost of an untrained `arch` at `size`, measured once per process."
     if (arch, size) not in cache:
         cache[(arch, size)] = model_cost(build_model(arch, weights='none'), size)
     return cache[(arch, size)]
 
+# %% ../nbs/06c_report.ipynb #92ef2236
+def _run_row(f:Path, root:Path, compute_cost:bool) -> dict:
+    "The row of the run whose `metrics.json` is `f`: its parameters, headline metrics with intervals, collapse reason and cost."
+    m = json.loads(f.read_text())
+    pj = _near(f, 'params.json', root)
+    params = json.loads(pj.read_text()) if pj else (m.get('params') or {})
+    if not params.get('arch'): raise ValueError("no params.json with 'arch' found (nor params in metrics.json)")
+    if m.get('f1') is None: raise ValueError("no 'f1' in metrics.json")
+    k = len(m.get('classes') or params.get('classes') or CLASSES)
+    r = dict(run=str((pj.parent if pj else f.parent).relative_to(root)), arch=params['arch'],
+             config=params.get('config') or m.get('config') or (config_name(m['layouts']) if m.get('layouts') else ''),
+             seed=params.get('seed'), fold=params.get('fold', _fold(f, root)), n=m.get('n'), n_records=m.get('n_records'))
+    for c in HEADLINE:
+        r[c] = as_float(m.get(c)); lo, hi = (m.get('ci') or {}).get(c, (None, None)); r[f"{c}_lo"], r[f"{c}_hi"] = as_float(lo), as_float(hi)
+    r['tta_f1'] = as_float((m.get('tta') or {}).get('f1'))
+    r['pred_share'] = as_float(m.get('pred_share'))
+    r['collapsed'] = collapsed(m.get('pred_share'), m.get('f1'), k)
+    cj = _near(f, 'cost.json', root)
+    cost = json.loads(cj.read_text()) if cj else m.get('cost')
+    if cost is None and compute_cost:
+        try: cost = _arch_cost(params['arch'], input_size(params)[0])  # at the size the model reads
+        except Exception as e: warnings.warn(f"{f}: cost not measured ({e})")
+    r.update({c: as_float((cost or {}).get(c)) for c in COST_COLS})
+    return r
+
+# %% ../nbs/06c_report.ipynb #885d064a
 def gather_runs(runs_dir:str|Path, # folder holding run folders (any depth)
                 compute_cost:bool=True, # measure cost per architecture when a run has none recorded
                ) -> pd.DataFrame: # one row per metrics.json; .attrs['skipped'] = {path: why}
@@ -73,28 +102,7 @@ def gather_runs(runs_dir:str|Path, # folder holding run folders (any depth)
     if not root.is_dir(): raise FileNotFoundError(f"{root}: no such runs folder")
     rows, skipped = [], {}
     for f in sorted(root.rglob('metrics.json')):
-        try:
-            m = json.loads(f.read_text())
-            pj = _near(f, 'params.json', root)
-            params = json.loads(pj.read_text()) if pj else (m.get('params') or {})
-            if not params.get('arch'): raise ValueError("no params.json with 'arch' found (nor params in metrics.json)")
-            if m.get('f1') is None: raise ValueError("no 'f1' in metrics.json")
-            k = len(m.get('classes') or params.get('classes') or CLASSES)
-            r = dict(run=str((pj.parent if pj else f.parent).relative_to(root)), arch=params['arch'],
-                     config=params.get('config') or m.get('config') or (config_name(m['layouts']) if m.get('layouts') else ''),
-                     seed=params.get('seed'), fold=params.get('fold', _fold(f, root)), n=m.get('n'), n_records=m.get('n_records'))
-            for c in HEADLINE:
-                r[c] = as_float(m.get(c)); lo, hi = (m.get('ci') or {}).get(c, (None, None)); r[f"{c}_lo"], r[f"{c}_hi"] = as_float(lo), as_float(hi)
-            r['tta_f1'] = as_float((m.get('tta') or {}).get('f1'))
-            r['pred_share'] = as_float(m.get('pred_share'))
-            r['collapsed'] = collapsed(m.get('pred_share'), m.get('f1'), k)
-            cj = _near(f, 'cost.json', root)
-            cost = json.loads(cj.read_text()) if cj else m.get('cost')
-            if cost is None and compute_cost:
-                try: cost = _arch_cost(params['arch'], input_size(params)[0])  # at the size the model reads
-                except Exception as e: warnings.warn(f"{f}: cost not measured ({e})")
-            r.update({c: as_float((cost or {}).get(c)) for c in COST_COLS})
-            rows.append(r)
+        try: rows.append(_run_row(f, root, compute_cost))
         except (ValueError, KeyError, TypeError, OSError) as e: skipped[str(f)] = f"{type(e).__name__}: {e}"
     df = pd.DataFrame(rows, columns=None if rows else ['run', *RUN_KEYS, *HEADLINE, 'collapsed', *COST_COLS])
     df.attrs['skipped'] = skipped
@@ -120,8 +128,11 @@ def summarise(runs:pd.DataFrame, # gather_runs output
     return pd.DataFrame(rows).sort_values('f1_mean', ascending=False, na_position='last').reset_index(drop=True)
 
 # %% ../nbs/06c_report.ipynb #99015ef7
-def _pm(m, s, d=3): return '–' if not np.isfinite(m) else f"{m:.{d}f}" + (f" ± {s:.{d}f}" if np.isfinite(s) else '')
+def _pm(m, s, d=3):
+    "Mean ± sd as text to `d` decimals ('–' for no mean, the mean alone for no sd)."
+    return '–' if not np.isfinite(m) else f"{m:.{d}f}" + (f" ± {s:.{d}f}" if np.isfinite(s) else '')
 
+# %% ../nbs/06c_report.ipynb #2bab01fa
 def summary_markdown(summary:pd.DataFrame, # summarise output
                      by:list=('arch', 'config'), # grouping columns
                     ) -> str: # markdown table

@@ -9,29 +9,38 @@ from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
 import pandas as pd, yaml, optuna
+import matplotlib.pyplot as plt
 from optuna.trial import TrialState
 from optuna.exceptions import ExperimentalWarning
+from optuna.visualization import matplotlib as vm
+from optuna_integration import FastAIPruningCallback
+from fastai.callback.core import CancelFitException
+from fastai.callback.tracker import TrackerCallback
 from .core import atomic_write, command
+from .models import build_model
+from .train import TrainConfig, config_paths, train
 from .workers import (SpaceError, StorageError, grid_values, suggest, mask_url, open_storage, open_study, fail_stale, run_worker,
                       tickets_left)
 _all_ = ['SpaceError', 'StorageError', 'grid_values', 'suggest', 'mask_url', 'open_storage', 'open_study', 'fail_stale', 'run_worker']  # re-exported from workers
 
 # %% auto #0
-__all__ = ['SPACES', 'STAGES', 'load_space', 'toy_objective', 'pruning_callback', 'check_train_names', 'train_objective',
-           'ensure_head', 'trials_table', 'best_config', 'plot_study', 'write_outputs', 'preflight', 'failures',
-           'quiet_optuna', 'search', 'ecgv_search', 'SpaceError', 'StorageError', 'grid_values', 'suggest', 'mask_url',
-           'open_storage', 'open_study', 'fail_stale', 'run_worker']
+__all__ = ['SPACES', 'STAGES', 'load_space', 'toy_objective', 'PruningCallback', 'pruning_callback', 'check_train_names',
+           'train_objective', 'ensure_head', 'trials_table', 'best_config', 'plot_study', 'write_outputs', 'preflight',
+           'failures', 'quiet_optuna', 'search', 'ecgv_search', 'SpaceError', 'StorageError', 'grid_values', 'suggest',
+           'mask_url', 'open_storage', 'open_study', 'fail_stale', 'run_worker']
 
 # %% ../nbs/07b_search.ipynb #5b928c37
 SPACES = files('ecg_vision')/'spaces'  # packaged templates: head.yaml, full.yaml, grid.yaml
 STAGES = ('head', 'full', 'grid')
 _KEYS = {'stage', 'sampler', 'sampler_kw', 'pruner', 'pruner_kw', 'n_trials', 'folds', 'direction', 'fixed', 'params', 'around'}
 
+# %% ../nbs/07b_search.ipynb #027697d2
 def _num(v):
     "A YAML scalar, with '1e-3' style strings (PyYAML reads them as text) turned into floats."
     if isinstance(v, str) and re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+', v.strip()): return float(v)
     return v
 
+# %% ../nbs/07b_search.ipynb #46bbe777
 def load_space(path:str|Path, # a YAML file, or the name of a packaged template ('head', 'full', 'grid')
               ) -> dict:
     "Read a search-space YAML, fill its defaults and check it."
@@ -75,28 +84,30 @@ def toy_objective(cfg:dict, # configuration (lr, wd, opt, epochs, sleep)
     return v
 
 # %% ../nbs/07b_search.ipynb #4f70bad6
+class PruningCallback(FastAIPruningCallback):
+    "optuna-integration's `FastAIPruningCallback` with steps that keep counting across fits (fit i, epoch e: i*n_epoch + e)."
+    def __init__(self, trial, monitor): super().__init__(trial, monitor); self.fit_no = -1
+    def before_fit(self): super().before_fit(); self.fit_no += 1
+    def after_epoch(self):
+        "Report this epoch's `monitor` at the step counted across fits; stop the fit when Optuna prunes (resumed epochs skipped)."
+        if not self.learn.final_record: return
+        TrackerCallback.after_epoch(self)
+        self.trial.report(float(self.recorder.final_record[self.idx]), step=self.fit_no*self.n_epoch + self.epoch)
+        if self.trial.should_prune(): raise CancelFitException()
+
+# %% ../nbs/07b_search.ipynb #9b4c631e
 def pruning_callback(trial:optuna.Trial, # the trial to report to
                      monitor:str='f1_score', # fastai recorder column to report
                     ):
     "A fastai callback reporting `monitor` to `trial` every epoch of every fit and pruning through Optuna."
-    from optuna_integration import FastAIPruningCallback
-    from fastai.callback.core import CancelFitException
-    from fastai.callback.tracker import TrackerCallback
-    class PruningCallback(FastAIPruningCallback):
-        def __init__(self, trial, monitor): super().__init__(trial, monitor); self.fit_no = -1
-        def before_fit(self): super().before_fit(); self.fit_no += 1
-        def after_epoch(self):
-            if not self.learn.final_record: return
-            TrackerCallback.after_epoch(self)
-            self.trial.report(float(self.recorder.final_record[self.idx]), step=self.fit_no*self.n_epoch + self.epoch)
-            if self.trial.should_prune(): raise CancelFitException()
     return PruningCallback(trial, monitor)
 
 # %% ../nbs/07b_search.ipynb #3c238319
 def _train_names() -> set:
-    from ecg_vision.train import TrainConfig
+    "The names of `TrainConfig`'s fields."
     return {f.name for f in fields(TrainConfig)}
 
+# %% ../nbs/07b_search.ipynb #ba49f4e9
 def check_train_names(cfg:dict, # configuration a trial would get
                       where:str='', # file/stage named in the error
                      ):
@@ -110,7 +121,6 @@ def train_objective(out:str|Path, # study folder; trial runs go to out/trials/<n
                    ):
     "An objective training `TrainConfig(**cfg)`; returns its best macro-F1 (k-fold mean when folds > 1)."
     def objective(cfg:dict, trial:optuna.Trial|None=None) -> float:
-        from ecg_vision.train import TrainConfig, train
         run = Path(out)/'trials'/(f'{trial.number:04d}' if trial is not None else 'single')
         try: res = train(TrainConfig(**{**cfg, 'out': str(run), 'quiet': quiet}), cbs=[pruning_callback(trial, monitor)] if trial is not None else None)
         finally:  # a finished, pruned or failed trial keeps its log and params, not its 40-170 MB of weights
@@ -128,7 +138,6 @@ def ensure_head(cfg:dict, # the best head configuration (TrainConfig names)
     "Train the head of `cfg` once on one split into `dest` (first of racing workers wins); returns its weights."
     dest = Path(dest)
     if (dest/'model.pth').exists(): return dest/'model.pth'
-    from ecg_vision.train import TrainConfig, train
     mine = dest.with_name(f"{dest.name}.{socket.gethostname()}-{os.getpid()}")
     train(TrainConfig(**{**cfg, 'stage': 'head', 'folds': 1, 'resume': False, 'out': str(mine)}))
     try: os.rename(mine, dest)
@@ -155,8 +164,6 @@ def plot_study(study:optuna.Study, # the study
                out:str|Path, # folder for history.png and importance.png
               ) -> dict:
     "Optimisation history and parameter importances (seeded fANOVA; needs 2+ completed trials) as PNG files."
-    import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as vm
     out, res = Path(out), {}
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):  # an empty axis would say nothing
         return {k: 'not drawn: no trial completed' for k in ('history', 'importance')}
@@ -191,7 +198,6 @@ def write_outputs(study:optuna.Study, # the study
     if done:
         b = study.best_trial
         summary.update(best_trial=b.number, best_value=b.value, best_params=b.params, best_user_attrs=b.user_attrs)
-        from ecg_vision.train import config_paths
         cfg = config_paths(best_config(study), out, to_rel=True)  # paths relative to the file: the folder can move
         head = f"# best configuration of study {study.study_name} (trial {b.number}, value {b.value:.4f}); ecgv_train --config reads it\n"
         atomic_write(out/'best_params.yaml', write=lambda p: p.write_text(head + yaml.safe_dump(cfg, sort_keys=False)))
@@ -205,8 +211,6 @@ def write_outputs(study:optuna.Study, # the study
 def preflight(cfg:dict, # the configuration every trial starts from (TrainConfig names)
              ):
     "Build the trials' model once before any trial runs, so missing weights or a bad arch fail in one line, not N times."
-    from ecg_vision.train import TrainConfig
-    from ecg_vision.models import build_model
     c = TrainConfig(**{k: v for k, v in cfg.items() if k in _train_names()})
     if not Path(c.lmdb).exists(): raise FileNotFoundError(f"{c.lmdb}: no such LMDB (--lmdb)")
     if c.stage == 'full' and c.weights not in ('imagenet', 'none') and not Path(c.weights).exists(): return  # the head, trained first
@@ -219,18 +223,35 @@ def failures(study:optuna.Study) -> list:
 
 # %% ../nbs/07b_search.ipynb #1686e932
 def _objective(name:str, out:Path, quiet:bool=False):
+    "The objective `name` says: 'train', 'toy' or 'module:function'."
     if name == 'train': return train_objective(out, quiet=quiet)
     if name == 'toy': return toy_objective
     mod, _, fn = name.partition(':')
     if not fn: raise ValueError(f"objective {name!r}: use train, toy or module:function")
     return getattr(importlib.import_module(mod), fn)
 
+# %% ../nbs/07b_search.ipynb #9a9abb34
 @contextlib.contextmanager
 def quiet_optuna():
     "Optuna's own logging at WARNING for the duration (its INFO lines repeat what our workers print, in colour)."
     old = optuna.logging.get_verbosity(); optuna.logging.set_verbosity(optuna.logging.WARNING)
     try: yield
     finally: optuna.logging.set_verbosity(old)
+
+# %% ../nbs/07b_search.ipynb #a1229d19
+def _read_base(base) -> dict:
+    "The previous stage's configuration: a best_params.yaml (its paths relative to it), a dict, or nothing."
+    if isinstance(base, (str, Path)): return config_paths(yaml.safe_load(Path(base).read_text()) or {}, Path(base).parent)
+    return dict(base or {})
+
+# %% ../nbs/07b_search.ipynb #565b9f4e
+def _stage_fixed(sp:dict, b:dict, out:Path, train_kw, folds, lmdb, is_train:bool) -> dict:
+    "What every trial of a stage trains with: the space's `fixed`, `train_kw`, folds, LMDB, and (full after a head) the head's weights."
+    fixed = {**sp['fixed'], **(train_kw or {}), 'folds': folds or sp['folds']}
+    if lmdb: fixed['lmdb'] = str(Path(lmdb).absolute())
+    if is_train and sp['stage'] == 'full' and b.get('stage') == 'head':
+        fixed['weights'] = str((out/'head'/'model.pth').absolute())
+    return fixed
 
 # %% ../nbs/07b_search.ipynb #937f0f01
 def search(space:str|Path|dict, # search-space YAML, template name, or a loaded space
@@ -254,15 +275,8 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
     "Run one search worker: create/join the study, evaluate tickets until none are left, write the outputs."
     with quiet_optuna():  # Optuna's INFO lines (coloured) would repeat what the worker prints itself
         sp = dict(load_space(space) if not isinstance(space, dict) else space)
-        out = Path(out)
-        from ecg_vision.train import config_paths
-        b = config_paths(yaml.safe_load(Path(base).read_text()) or {}, Path(base).parent) if isinstance(base, (str, Path)) else dict(base or {})
-        fixed = {**sp['fixed'], **(train_kw or {}), 'folds': folds or sp['folds']}
-        if lmdb: fixed['lmdb'] = str(Path(lmdb).absolute())
-        is_train = objective == 'train'
-        if is_train and sp['stage'] == 'full' and b.get('stage') == 'head':
-            fixed['weights'] = str((out/'head'/'model.pth').absolute())
-        sp['fixed'] = fixed
+        out, b, is_train = Path(out), _read_base(base), objective == 'train'
+        sp['fixed'] = fixed = _stage_fixed(sp, b, out, train_kw, folds, lmdb, is_train)
         url = storage if isinstance(storage, (str, Path)) else None  # a wrong URL or password: one line before any model is built
         st = open_storage(url, heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry) if url is not None else storage
         if is_train:
@@ -276,6 +290,17 @@ def search(space:str|Path|dict, # search-space YAML, template name, or a loaded 
                          verbose=verbose, linger=linger)
         left = tickets_left(s)  # only a worker that sees the study finished writes, so no older snapshot overwrites the final one
         return dict(study=s, ran=ran, left=left, outputs={} if left else write_outputs(s, out, url))
+
+# %% ../nbs/07b_search.ipynb #2ad2c8d4
+def _print_outcome(r:dict, study:str, storage:str, out:str):
+    "Fail a finished study where no trial completed (naming the first failure); else say what ran here and where the outputs are."
+    trials = r['study'].get_trials(deepcopy=False)
+    if not r['left'] and not any(t.state == TrialState.COMPLETE for t in trials):
+        fails = failures(r['study'])
+        raise ValueError(f"study {study!r}: none of its {len(trials)} trials completed" + (f"; first failure: {fails[0]}" if fails else ''))
+    print(f"ran {len(r['ran'])} trials here; {r['left']} tickets left in study {study!r} at {mask_url(storage)}")
+    if r['outputs']: print(f"outputs in {out}: " + ', '.join(Path(p).name for p in r['outputs'].values()))
+    else: print(f"other workers still run trials: the last one writes the outputs to {out} (or rerun this command when they are done)")
 
 # %% ../nbs/07b_search.ipynb #0c83c510
 @command
@@ -313,10 +338,4 @@ def ecgv_search(space:str=None, # search-space YAML (default: the packaged templ
     r = search(sp, storage, study, n_trials=n_trials, base=base, out=out, objective=objective, lmdb=lmdb, folds=folds, seed=seed,
                heartbeat=heartbeat, stale_after=stale_after, max_retry=max_retry, progress=not quiet, verbose=True,
                linger=not no_wait, train_kw=kw)
-    trials = r['study'].get_trials(deepcopy=False)
-    if not r['left'] and not any(t.state == TrialState.COMPLETE for t in trials):
-        fails = failures(r['study'])
-        raise ValueError(f"study {study!r}: none of its {len(trials)} trials completed" + (f"; first failure: {fails[0]}" if fails else ''))
-    print(f"ran {len(r['ran'])} trials here; {r['left']} tickets left in study {study!r} at {mask_url(storage)}")
-    if r['outputs']: print(f"outputs in {out}: " + ', '.join(Path(p).name for p in r['outputs'].values()))
-    else: print(f"other workers still run trials: the last one writes the outputs to {out} (or rerun this command when they are done)")
+    _print_outcome(r, study, storage, out)

@@ -23,8 +23,11 @@ __all__ = ['SlurmConfig', 'load_cluster', 'save_cluster', 'array_spec', 'parse_r
 _TIME = re.compile(r'^(\d+-)?\d{1,3}(:\d{2}){0,2}$')
 _MEM = re.compile(r'^\d+[KMGT]?$')
 
-def _hms(secs:int)->str: return f"{secs//3600:02d}:{secs%3600//60:02d}:{secs%60:02d}"
+def _hms(secs:int)->str:
+    "Seconds as Slurm's HH:MM:SS."
+    return f"{secs//3600:02d}:{secs%3600//60:02d}:{secs%60:02d}"
 
+# %% ../nbs/09b_slurm.ipynb #3e3566d2
 @dataclass
 class SlurmConfig:
     "Resources and environment of each Slurm task; the same keys as the cluster YAML."
@@ -149,6 +152,7 @@ def _run(cmd, check=True):
         raise SlurmError(f"{cmd[0]}: {msg}")
     return r.stdout
 
+# %% ../nbs/09b_slurm.ipynb #810639ab
 def parse_job_id(s:str):  # `sbatch --parsable` output: 'id' or 'id;cluster'
     "The job id in sbatch's `--parsable` output."
     m = re.match(r'^\s*(\d+)', s or '')
@@ -252,6 +256,7 @@ def _never_start(states:dict) -> bool:
     reasons = [l.split('|', 1)[1] for l in r.stdout.split() if '|' in l]
     return bool(reasons) and all(x == 'DependencyNeverSatisfied' for x in reasons)
 
+# %% ../nbs/09b_slurm.ipynb #41378cd9
 def collect(out):  # output folder of an array (table.csv, task_i.json, task_i.ipynb), or of a pipeline (one such folder per stage)
     "One row per task: state, error, executed notebook, attempts, seconds, parameters (and `stage` for a pipeline folder)."
     out = Path(out)
@@ -291,6 +296,7 @@ def _stages_of(out):
     f = Path(out)/'pipeline.yaml'
     return (yaml.safe_load(f.read_text()) or {}).get('stages', []) if f.exists() else []
 
+# %% ../nbs/09b_slurm.ipynb #73ac475f
 def rerun_rows(status:pd.DataFrame):  # a `collect` table
     "The `--rows` value that resubmits the tasks that did not finish ('' when all are done)."
     return array_spec(status.task[status.state != 'done']) if (status.state != 'done').any() else ''
@@ -301,6 +307,31 @@ _ACTION_HELP = ("script: write + print the sbatch script (nothing submitted) | s
                 "pipeline: submit chained stages (--stages) | status: table of tasks in --out | "
                 "task: run one task (what the sbatch script calls)")
 
+# %% ../nbs/09b_slurm.ipynb #ed12ad9a
+def _need(action:str, **kw):
+    "Stop with one line naming the flags `action` needs and did not get."
+    if miss := [k for k, v in kw.items() if v is None]:
+        raise SystemExit(f"ecgv_slurm {action}: needs --{' --'.join(miss)}")
+
+# %% ../nbs/09b_slurm.ipynb #a753b43d
+def _print_status(out):
+    "Print the task table of `out`, and per stage how many tasks are done and which rows to re-run."
+    st = collect(out)
+    print(st.drop(columns=[c for c in ('executed', 'log') if c in st]).to_string(index=False))
+    for name, g in (st.groupby('stage', sort=False) if 'stage' in st else [('', st)]):
+        print(f"{name + ': ' if name else ''}{(g.state == 'done').sum()}/{len(g)} done" +
+              (f"; re-run the others with --rows {rerun_rows(g)}" if rerun_rows(g) else ''))
+
+# %% ../nbs/09b_slurm.ipynb #6157e053
+def _print_jobs(res:list, wait:bool):
+    "Print each submitted stage's job (or dry-run command); with `wait`, wait for the jobs and print their task tables."
+    for r in res:
+        print(f"{r['stage']}: " + (f"job {r['job']}" if r['job'] else f"dry run: {r['command']}") + f" ({r['script']})")
+    if wait:
+        wait_jobs([r['job'] for r in res])
+        for r in res: print(collect(Path(r['script']).parent).to_string(index=False))
+
+# %% ../nbs/09b_slurm.ipynb #410f80ee
 @command
 def ecgv_slurm(
     action:Param(_ACTION_HELP, str, choices=_ACTIONS),
@@ -317,39 +348,26 @@ def ecgv_slurm(
     wait:bool=False,     # `submit`/`pipeline`: wait for the jobs to end, then print the status table
 ):
     "Run ecg_vision stage notebooks as Slurm job arrays with papermill: one task per parameter-table row."
-    def need(**kw):
-        if miss := [k for k, v in kw.items() if v is None]:
-            raise SystemExit(f"ecgv_slurm {action}: needs --{' --'.join(miss)}")
     try:
         if action == 'task':
-            need(table=table, index=index, notebook=notebook, out=out)
-            st = run_task(table, index, notebook, out, kernel=kernel)
-            if st['state'] != 'done': raise SystemExit(1)
+            _need(action, table=table, index=index, notebook=notebook, out=out)
+            if run_task(table, index, notebook, out, kernel=kernel)['state'] != 'done': raise SystemExit(1)
             return
         if action == 'status':
-            need(out=out)
-            st = collect(out)
-            print(st.drop(columns=[c for c in ('executed', 'log') if c in st]).to_string(index=False))
-            for name, g in (st.groupby('stage', sort=False) if 'stage' in st else [('', st)]):
-                print(f"{name + ': ' if name else ''}{(g.state == 'done').sum()}/{len(g)} done" +
-                      (f"; re-run the others with --rows {rerun_rows(g)}" if rerun_rows(g) else ''))
+            _need(action, out=out); _print_status(out)
             return
         cfg = load_cluster(config)
         if action == 'pipeline':
-            need(stages=stages)
+            _need(action, stages=stages)
             p = load_pipeline(stages)
             res = submit_pipeline(p['stages'], cfg, out or p.get('out', 'runs/pipeline'), after=after, dry_run=dry_run)
         else:
-            need(table=table, notebook=notebook, out=out)
+            _need(action, table=table, notebook=notebook, out=out)
             if action == 'script':
                 r = submit(cfg, table, notebook, out, rows=rows, after=after, dry_run=True)
                 print(r['script'].read_text()); print(f"wrote {r['script']}; submit with: {r['command']}")
                 return
             res = [dict(stage=Path(notebook).stem, **submit(cfg, table, notebook, out, rows=rows, after=after, dry_run=dry_run))]
-        for r in res:
-            print(f"{r['stage']}: " + (f"job {r['job']}" if r['job'] else f"dry run: {r['command']}") + f" ({r['script']})")
-        if wait and not dry_run:
-            wait_jobs([r['job'] for r in res])
-            for r in res: print(collect(Path(r['script']).parent).to_string(index=False))
+        _print_jobs(res, wait and not dry_run)
     except (ValueError, FileNotFoundError, IndexError, SlurmError, TimeoutError) as e:
         raise SystemExit(f"ecgv_slurm {action}: {e}")

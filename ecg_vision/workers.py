@@ -6,7 +6,8 @@
 from __future__ import annotations
 import importlib.util, math, os, random, re, socket, sys, threading, time, urllib.parse, warnings
 from pathlib import Path
-import optuna
+import optuna, sqlalchemy.exc as sx
+from fastcore.basics import patch
 from optuna.trial import TrialState, FrozenTrial
 from optuna.exceptions import UpdateFinishedTrialError, DuplicatedStudyError, ExperimentalWarning
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
@@ -24,6 +25,7 @@ def mask_url(url:str|Path, # a storage URL or a path (anything else comes back a
     "`url` with its password shown as `***`, in the user part and in a `password=` query field."
     return re.sub(r'([?&]password=)[^&]*', r'\1***', re.sub(_USERINFO, r'\1***@', str(url)))
 
+# %% ../nbs/07_workers.ipynb #d5203d38
 def _secrets(url:str) -> set:
     "The password of `url`, as written and decoded (to scrub it from a driver's message)."
     m, q = re.match(_USERINFO, url), re.search(r'[?&]password=([^&]*)', url)
@@ -34,20 +36,22 @@ def _secrets(url:str) -> set:
 class StorageError(ValueError):
     "A storage that cannot be opened (bad URL, missing driver, no server, refused login); the password is masked."
 
+# %% ../nbs/07_workers.ipynb #25741684
 _PIP = {'psycopg': '"psycopg[binary]"', 'psycopg2': 'psycopg2-binary', 'MySQLdb': 'mysqlclient'}
 _FIXES = (('password', "check the user and password (~/.pgpass or PGPASSWORD)"), ('does not exist', "check the database and user names"),
           ('too many', "the server has no connection left: fewer workers, or a larger max_connections"),
           ('', "check host and port, and that the server is running"))  # first match of the driver's message wins
 
+# %% ../nbs/07_workers.ipynb #0a30928a
 def _db_url(url:str) -> str:
     "`url` as SQLAlchemy opens it here: `postgresql://` with psycopg2 when psycopg 3 is missing; braces in the password escaped."
     url = re.sub(r'^postgres(ql)?://', 'postgresql://' if importlib.util.find_spec('psycopg') else 'postgresql+psycopg2://', url)
     # Optuna formats the URL as a template ({SCHEMA_VERSION}): braces in a password must be percent-encoded
     return re.sub(r'^([\w+.-]+://[^:/@]*:)([^@]*)@', lambda m: m[1] + m[2].replace('{', '%7B').replace('}', '%7D') + '@', url)
 
+# %% ../nbs/07_workers.ipynb #1ce7c759
 def _storage_error(url:str, e:Exception) -> StorageError:
     "The one line for storage `url` failing with `e`: the URL (password masked), the cause and the fix."
-    import sqlalchemy.exc as sx
     where, scheme = f"storage {mask_url(url)}", url.partition('://')[0]
     if isinstance(e, sx.NoSuchModuleError):
         return StorageError(f"{where}: unknown scheme {scheme}://; use postgresql://USER@HOST:5432/DB, sqlite:///FILE.db or a journal file (.log)")
@@ -62,8 +66,11 @@ def _storage_error(url:str, e:Exception) -> StorageError:
     return StorageError(f"{where}: {cause}; {fix}")
 
 # %% ../nbs/07_workers.ipynb #0ca88e3f
-def _sec(x:float) -> int: return max(1, int(round(float(x))))  # Optuna's heartbeat counts whole seconds
+def _sec(x:float) -> int:
+    "Seconds as Optuna's heartbeat counts them: whole, at least one."
+    return max(1, int(round(float(x))))
 
+# %% ../nbs/07_workers.ipynb #118ac1fb
 def open_storage(url:str, # journal file, `sqlite:///file.db` or a database URL (see the table)
                  lock:str='open', # journal file lock: 'open' (O_EXCL, NFSv3+) or 'symlink' (link(2), any NFS)
                  heartbeat:float=60., # database storages: seconds between heartbeats of a running trial
@@ -97,8 +104,6 @@ def open_storage(url:str, # journal file, `sqlite:///file.db` or a database URL 
                     time.sleep(0.2 + random.random()); continue
                 if isinstance(e, (ImportError, ValueError)) or type(e).__module__.startswith('sqlalchemy'): raise _storage_error(url, e) from None
                 raise
-
-
 
 # %% ../nbs/07_workers.ipynb #69d88620
 class SpaceError(ValueError):
@@ -135,6 +140,7 @@ class _QueueGrid(optuna.samplers.GridSampler):
     "Optuna's `GridSampler` for a ticket queue: the queue, not the sampler, decides when the study ends."
     def after_trial(self, study, trial, state, values): pass
 
+# %% ../nbs/07_workers.ipynb #83cec50c
 def make_sampler(space:dict, # the search space
                  grid:dict|None=None, # its grid values (grid spaces)
                  seed:int=0, # sampler seed (each ticket gets seed + ticket number)
@@ -155,8 +161,11 @@ def make_pruner(space:dict) -> optuna.pruners.BasePruner:
             'hyperband': optuna.pruners.HyperbandPruner}[space['pruner']](**kw)
 
 # %% ../nbs/07_workers.ipynb #a4db09d2
-def _worker_id() -> str: return f"{socket.gethostname()}:{os.getpid()}"
+def _worker_id() -> str:
+    "This process as `host:pid`, the worker a trial records."
+    return f"{socket.gethostname()}:{os.getpid()}"
 
+# %% ../nbs/07_workers.ipynb #7615338f
 def _fill_queue(study, space, grid, n, seed, start=0):
     "Add tickets `start`..`n`-1 (grid points in a seeded random order when only part of the grid is asked)."
     if grid is not None:
@@ -166,6 +175,24 @@ def _fill_queue(study, space, grid, n, seed, start=0):
         sa = {'ticket': i} if grid is None else {'ticket': i, 'grid_id': ids[i], 'search_space': grid}
         study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=sa))
 
+# %% ../nbs/07_workers.ipynb #888d5247
+def _join_study(st, name:str, n:int, n_trials:int, wait:float) -> optuna.Study:
+    "The study another worker created, once its queue is filled; more tickets when `n_trials` asks for more."
+    study = optuna.load_study(storage=st, study_name=name)
+    t0 = time.time()
+    while not study.user_attrs.get('ready'):
+        if time.time() - t0 > wait: raise TimeoutError(f"study {name}: its creator never filled the queue; delete the study or use a new name")
+        time.sleep(1)
+    ua = study.user_attrs
+    if n_trials and n < ua['n_trials']: raise ValueError(f"study {name} exists with n_trials={ua['n_trials']}; it cannot shrink to {n} (use a new --study name)")
+    if n_trials and n > ua['n_trials']:  # extend the study: more tickets, same order (start one worker with the new count first)
+        _fill_queue(study, ua['space'], ua['grid'], n, ua['seed'], start=ua['n_trials']); study.set_user_attr('n_trials', n)
+        print(f"study {name}: extended from {ua['n_trials']} to {n} trials")
+    sp = ua['space']
+    study.sampler, study.pruner = make_sampler(sp, ua['grid'], ua['seed']), make_pruner(sp)
+    return study
+
+# %% ../nbs/07_workers.ipynb #be20e211
 def open_study(storage:str|optuna.storages.BaseStorage, # URL (see `open_storage`) or storage
                name:str, # study name
                space:dict, # search space from `load_space`
@@ -192,19 +219,12 @@ def open_study(storage:str|optuna.storages.BaseStorage, # URL (see `open_storage
         study.set_user_attr('ready', True)
         return study
     except DuplicatedStudyError: pass
-    study = optuna.load_study(storage=st, study_name=name)
-    t0 = time.time()
-    while not study.user_attrs.get('ready'):
-        if time.time() - t0 > wait: raise TimeoutError(f"study {name}: its creator never filled the queue; delete the study or use a new name")
-        time.sleep(1)
-    ua = study.user_attrs
-    if n_trials and n < ua['n_trials']: raise ValueError(f"study {name} exists with n_trials={ua['n_trials']}; it cannot shrink to {n} (use a new --study name)")
-    if n_trials and n > ua['n_trials']:  # extend the study: more tickets, same order (start one worker with the new count first)
-        _fill_queue(study, ua['space'], ua['grid'], n, ua['seed'], start=ua['n_trials']); study.set_user_attr('n_trials', n)
-        print(f"study {name}: extended from {ua['n_trials']} to {n} trials")
-    sp = ua['space']
-    study.sampler, study.pruner = make_sampler(sp, ua['grid'], ua['seed']), make_pruner(sp)
-    return study
+    return _join_study(st, name, n, n_trials, wait)
+
+# %% ../nbs/07_workers.ipynb #4692aeb5
+def _optuna_heartbeat(storage) -> bool:
+    "Whether `storage` keeps Optuna's own heartbeat (database storages from `open_storage`)."
+    return callable(getattr(storage, 'get_heartbeat_interval', None)) and storage.get_heartbeat_interval() is not None
 
 # %% ../nbs/07_workers.ipynb #a4f4d983
 class Heartbeat:
@@ -212,28 +232,38 @@ class Heartbeat:
     def __init__(self, storage, trial_id:int, interval:float=60.):
         self.storage, self.trial_id, self.interval, self._stop = storage, trial_id, interval, threading.Event()
         if _optuna_heartbeat(storage): self.interval = storage.get_heartbeat_interval()
-    def beat(self):
-        if _optuna_heartbeat(self.storage): self.storage.record_heartbeat(self.trial_id)
-        else: self.storage.set_trial_system_attr(self.trial_id, 'heartbeat', time.time())
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            try: self.beat()
-            except Exception: return  # the trial finished (or was failed by a cleanup) meanwhile
-    def __enter__(self):
-        self.beat(); self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
-    def __exit__(self, *exc): self._stop.set(); self._t.join()
 
-# %% ../nbs/07_workers.ipynb #4692aeb5
-def _optuna_heartbeat(storage) -> bool:
-    "Whether `storage` keeps Optuna's own heartbeat (database storages from `open_storage`)."
-    return callable(getattr(storage, 'get_heartbeat_interval', None)) and storage.get_heartbeat_interval() is not None
+# %% ../nbs/07_workers.ipynb #07771fc2
+@patch
+def beat(self:Heartbeat):
+    "Stamp the trial once: the storage's `record_heartbeat` on a database, a `heartbeat` system attribute on a journal."
+    if _optuna_heartbeat(self.storage): self.storage.record_heartbeat(self.trial_id)
+    else: self.storage.set_trial_system_attr(self.trial_id, 'heartbeat', time.time())
 
+# %% ../nbs/07_workers.ipynb #1b27c6fc
+@patch
+def _run(self:Heartbeat):
+    "Beat every `interval` seconds until stopped, or until the trial is finished meanwhile."
+    while not self._stop.wait(self.interval):
+        try: self.beat()
+        except Exception: return  # the trial finished (or was failed by a cleanup) meanwhile
+
+@patch
+def __enter__(self:Heartbeat):
+    self.beat(); self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
+
+@patch
+def __exit__(self:Heartbeat, *exc): self._stop.set(); self._t.join()
+
+# %% ../nbs/07_workers.ipynb #8477f974
 def _alive(pid:int) -> bool:
+    "Whether process `pid` on this host still runs."
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: pass
     return True
 
+# %% ../nbs/07_workers.ipynb #5bb5d088
 def is_stale(t:FrozenTrial, # a RUNNING trial
              stale_after:float=600., # seconds without a heartbeat after which a trial is given up
              now:float|None=None, # current time (time.time())
@@ -260,6 +290,7 @@ def _give_up(study, t:FrozenTrial, reason:str, max_retry:int=2) -> bool:
                     system_attrs={**sa, 'failed_trial': hist[0], 'retry_history': hist}))
     return True
 
+# %% ../nbs/07_workers.ipynb #be4ae828
 def fail_stale(study:optuna.Study, # the study to clean up
                stale_after:float=600., # journal: seconds without a heartbeat after which a RUNNING trial is given up
                max_retry:int=2, # journal: retries of one ticket before it stays failed
@@ -283,6 +314,7 @@ def _ticket_lock(study) -> JournalFileOpenLock|None:
     # SQLite has no SELECT ... FOR UPDATE: two processes could both take one ticket, so they take turns on a lock file
     return JournalFileOpenLock(url[len('sqlite:///'):]) if url.startswith('sqlite:///') else None
 
+# %% ../nbs/07_workers.ipynb #85c5563b
 def _pop(study) -> int|None:
     "Atomically take a WAITING trial (set it RUNNING); None when the queue is empty."
     lock = _ticket_lock(study)
@@ -296,6 +328,7 @@ def _pop(study) -> int|None:
     finally:
         if lock: lock.release()
 
+# %% ../nbs/07_workers.ipynb #b750c385
 def _run_ticket(study, tid, objective, heartbeat, verbose):
     "Evaluate one popped ticket and tell the study the outcome; returns (number, state, value)."
     ua, st = study.user_attrs, study._storage
@@ -324,6 +357,7 @@ def _run_ticket(study, tid, objective, heartbeat, verbose):
     if verbose: print(f"trial {ft.number} {ft.state.name} {ft.value} {ft.params}")
     return ft.number, ft.state, ft.value
 
+# %% ../nbs/07_workers.ipynb #21d6a213
 def run_worker(study:optuna.Study, # a study from `open_study`
                objective, # objective(cfg:dict, trial) -> float (higher is better unless the space says minimize)
                max_tickets:int|None=None, # stop after this many tickets (None: until the queue is empty)
