@@ -13,6 +13,19 @@ within +-40 ms), the mean over the 12 panels (each lead's own 2.5 s, best within
 Time per image is measured single-threaded (OpenCV on one core), reading the file included.
 
 These images are a development set: never train on them or tune a setting one image at a time.
+
+Measured 2026-12-03 with the baseline demo model (`ecgv_demo`, seed 0: tf_efficientnet_lite0, std charts 128 px,
+trained on synthetic records only) on the 23 images (16 phone photos, 7 ecg-image-kit renders):
+
+    input            all 23          photos 16       renders 7
+    whole image      5/23 (0.217)    2/16 (0.125)    3/7 (0.429)    balanced 0.35 (everything SB)
+    front end, digitise  19/23 (0.826)   12/16 (0.750)   7/7 (1.000)    balanced 0.92; AFIB 2/2, SB 4/4, SR 13/17 (4 SR -> SB)
+    front end, warp      18/23 (0.783)   12/16 (0.750)   6/7 (0.857)    balanced 0.61; AFIB 0/2 (both -> SR)
+
+No image refused. Fidelity on the 7 images whose record is at hand (PTB-XL 1-4, 12): lead II strip correlation 0.83
+as read (0.91 best within 40 ms; the photo 0.45 / 0.87: its 0 s is ~1 mm off), panels 0.89 (within 40 ms), heart rate
+within 0.8 bpm on average (largest 1.7 bpm), beats 65/68 found. Time per image, one core, file read included: 0.65 s
+for a 4000x2252 photo on a quiet CPU, median 1.0-1.6 s here with the 2 cores shared by 4-6 other processes.
 """
 import argparse, re, time
 from pathlib import Path
