@@ -249,10 +249,60 @@ def test_slurm_pipeline_status_and_report(node):
         p = json.loads((out/f'train/task_{i}/params.json').read_text())
         assert (p['stage'], p['epochs'], p['layouts']) == ('full', 1, ['std', '2x6'])
     status = sh('ecgv_slurm status --out runs/pipeline', node).stdout
-    for stage in ('synth', 'split', 'charts', 'train', 'evaluate'): assert f'{stage}: ' in status
-    assert status.count(' done') >= 8
+    from ecg_vision.slurm import collect
+    st = collect(out)  # every task of every stage, not just the lines that say "done"
+    assert st.state.eq('done').all() and len(st) == 8, st[['stage', 'task', 'state', 'error']]
+    for stage, n in dict(synth=1, split=1, charts=2, train=2, evaluate=2).items(): assert f'{stage}: {n}/{n} done' in status, status
     summary = (out/'report'/'summary.md').read_text()
     assert 'mobilenet_v3_small' in summary and 'resnet18' in summary
+
+
+def _study(node:Path, cmds:list, out:str) -> pd.DataFrame:
+    "Run the study's documented commands in the node folder; every task must finish; returns the status table."
+    from ecg_vision.slurm import collect
+    (node/'slurm'/'study.yaml').write_text((ROOT/'slurm'/'study.yaml').read_text())
+    if not (node/'nbs').exists(): (node/'nbs').symlink_to(ROOT/'nbs')
+    (node/'my_cluster.yaml').write_text((node/'slurm/cluster.yaml').read_text())
+    t = time.time()
+    for c in cmds: sh(c, node, timeout=3000, max_lines=400)
+    st = collect(node/out)
+    print(f"study {out}: {len(st)} tasks in {time.time() - t:.0f} s")
+    assert st.state.eq('done').all(), st[['stage', 'task', 'state', 'error']].to_string()
+    return st
+
+
+def test_slurm_study_ci_scale(node):
+    "slurm/study.yaml at its CI scale (two architectures x two configs x three search stages), on PostgreSQL when CI has it."
+    cmds = doc_commands(ROOT/'slurm/README.md', ['The whole study'])
+    assert [c.split()[1] for c in cmds] == ['pipeline', 'status'], cmds
+    url = os.environ.get('ECGV_PG_URL', '')
+    if url: cmds = substitute(cmds, {'--scale ci': f"--scale ci --set 'storage={url}'"})  # one PostgreSQL study per search
+    st = _study(node, cmds, 'runs/study')
+    assert st.groupby('stage', sort=False).size().to_dict() == dict(synth=1, split=1, charts=4, head=4, full=4, grid=4, final=4, evaluate=4, report=1)
+    runs = pd.read_csv(node/'runs/study/report/runs.csv')
+    assert len(runs) == 4 and runs.f1_lo.notna().all() and runs.ece.notna().all(), runs
+    md = (node/'runs/study/report/summary.md').read_text()
+    for a in ('mobilenet_v3_small', 'resnet18'): assert md.count(a) >= 2, md   # both configs of each architecture
+    assert 'Search trials' in md and 'Per class' in md and 'ECE' in md
+    for stage in ('head', 'full', 'grid'):
+        assert len(list((node/'runs/study/search').glob(f'*/{stage}/best_params.yaml'))) == 4
+    if url:  # no file the study wrote holds the password, except the task tables the tasks read it from
+        from ecg_vision.workers import mask_url
+        pw = url.split(':', 2)[2].split('@')[0]
+        leaks = [f for f in (node/'runs/study').rglob('*') if f.is_file() and f.name not in ('table.csv', 'stage_table.csv')
+                 and pw.encode() in f.read_bytes()]
+        assert not leaks, leaks
+    status = sh('ecgv_slurm status --out runs/study', node).stdout
+    assert 'failed' not in status and 'report: 1/1 done' in status
+
+
+def test_slurm_study_other_scale(node):
+    "The same file with other values of the scale knobs: one architecture, fewer records, smaller charts, two workers per search."
+    cmds = substitute(doc_commands(ROOT/'slurm/README.md', ['The whole study']),
+                      {'--scale ci': "--scale ci --set 'archs=[resnet18] records=40 size=48 workers=2'"})
+    st = _study(node, cmds, 'runs/study')
+    assert st.groupby('stage', sort=False).size().to_dict() == dict(synth=1, split=1, charts=4, head=4, full=4, grid=4, final=2, evaluate=2, report=1)
+    assert len(pd.read_csv(node/'runs/study/report/runs.csv')) == 2
 
 
 def test_slurm_optuna_worker_array(node, e2e):
