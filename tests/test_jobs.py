@@ -37,7 +37,7 @@ def jobs(w:str) -> list:
         ('explain', '08b_explain', dict(model=f'{w}/run', lmdb=f'{w}/test.lmdb', n_faith=1, n_overlays=2, limit=4, out=f'{w}/explain')),
         ('predict', '08c_predict', dict(model=f'{w}/run', file=str(FIX/'wfdb'/'E07500.hea'), out=f'{w}/predict')),
         ('jobs', '09_jobs', dict(n=5, out=f'{w}/jobs')),
-        ('slurm', '09b_slurm', dict(notebook='00b_split.ipynb', n=3, out=f'{w}/slurm')),
+        ('slurm', '09c_pipeline', dict(notebook='00b_split.ipynb', n=3, out=f'{w}/slurm')),
         ('demo', '10_demo', dict(out=f'{w}/demo', n=20, size=48, arch='resnet18', head_epochs=0, epochs=1, search_lrs='', explain_n=1,
                                  workers=1, capture=0., robust=False)),
     ]
