@@ -27,7 +27,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 from ecg_vision.data import CLASSES, read_labels, read_record, qc_reason, make_split, MalformedECG
-from ecg_vision.synth import SynthConfig, make_synth
+from ecg_vision.synth import SynthConfig, STRICT_BORDERS, make_synth
 from ecg_vision.render import ROBUST
 from ecg_vision.lmdb import render_to_lmdb
 from ecg_vision.train import TrainConfig, train
@@ -46,6 +46,13 @@ ABLATIONS = dict(  # variant -> generator config (None: the frozen first generat
     plain=SynthConfig(**_PLAIN),                               # one normal morphology, no ectopy, no cut-off straddling
     no_ectopy=SynthConfig(pac_p=0, pvc_p=0),
     no_edges=SynthConfig(edge_p=0),
+    strict=SynthConfig(**STRICT_BORDERS, edge_p=0.25),           # the machine's cut-offs (SB < 60 <= SR <= 100 < ST) instead of bands
+    old_ectopy=SynthConfig(pac_p=0.12, pvc_p=0.12, ectopics=(1, 3), frequent_p=0),  # ectopy as before: rarer, never frequent
+    old_noise=SynthConfig(emg_mv=(0.002, 0.05), wander_mv=(0.02, 1.0)),             # EMG noise as before (3x PTB-XL's median)
+    old_af=SynthConfig(bpm_afib=(50., 91., 180.), afib_cv=(0.12, 0.35), flutter_mv=(0.08, 0.3), flutter_jitter_ms=(0., 0.), hrv=(0.003, 0.03)),
+    before=SynthConfig(**STRICT_BORDERS, edge_p=0.25, hrv=(0.003, 0.03), afib_cv=(0.12, 0.35), bpm_afib=(50., 91., 180.), pr_ms=(120., 220.),
+                       avb1_p=0., pac_p=0.12, pvc_p=0.12, ectopics=(1, 3), frequent_p=0., flutter_mv=(0.08, 0.3), flutter_jitter_ms=(0., 0.),
+                       wander_mv=(0.02, 1.0), emg_mv=(0.002, 0.05), p_amp=(0.6, 1.5), t_amp=(0.6, 1.4)),  # every range as before this change
     v0=None)                                                   # the first generator (then other_gen is the new one)
 
 def train_layouts(copies:int) -> list:
@@ -261,6 +268,20 @@ def run_variant(name, cfg, rc, out, seed, workers, real, other_gen_dir, quiet=Tr
     res['seconds_total'] = round(time.perf_counter() - t0, 1)
     return res
 
+def demo_variant(name, cfg, out, real:pd.DataFrame, workers:int, seed:int=0) -> dict:
+    "Run `ecgv_demo`'s pipeline (its defaults, in this process) on records of one generator variant; score its model on the real records."
+    import ecg_vision.synth as S
+    from ecg_vision.demo import DemoConfig, run_demo
+    t0 = time.perf_counter(); out = Path(out); shutil.rmtree(out, ignore_errors=True)
+    orig = S.make_synth
+    S.make_synth = lambda *a, **k: (orig(*a, **{**k, 'cfg': cfg}) if cfg is not None else _v0_synth(*a[:4], **{k_: v for k_, v in k.items() if k_ == 'workers'}))
+    try: res = run_demo(DemoConfig(out=str(out), seed=seed, workers=workers, robust=False, explain_n=2), progress=False)
+    finally: S.make_synth = orig
+    prm = json.loads((out/'demo_params.json').read_text())
+    r = dict(variant=f'demo/{name}', seconds_demo=round(time.perf_counter() - t0, 1), synth_f1=float(res['metrics']['f1']),
+             **score_run(out/'run', None, prm['size'], out/'score', real, None, workers, real_only=True))
+    return r
+
 def _fmt_real(r):
     lo, hi = r['ci95']
     return (f"accuracy {r['accuracy']:.2f} (95% CI {lo:.2f}-{hi:.2f}, n={r['n']}), balanced accuracy "
@@ -294,6 +315,7 @@ def main(argv=None):
     ap.add_argument('--demo', help='an `ecgv_demo --out` folder: score its model (no training; its own chart size and test split)')
     ap.add_argument('--rhythm', action='store_true', help='score the classical rhythm baseline (ecg_vision.rhythm) per variant instead of training image models')
     ap.add_argument('--probe', action='store_true', help='score a fast 1-D CNN on the signal per variant instead of training image models')
+    ap.add_argument('--demo_ablate', default='', help="comma-separated variants: run the demo's pipeline on each generator variant (no robustness step) and score it")
     ap.add_argument('--signal_n', type=int, default=3000, help='synthetic training records of --rhythm / --probe')
     ap.add_argument('--real_only', action='store_true', help='with --demo: score the real records only')
     ap.add_argument('--other_n', type=int, default=200, help='records of the different generator')
@@ -325,6 +347,14 @@ def main(argv=None):
         print('\n' + tab.round(3).to_string(index=False))
         (out/'signal_results.json').write_text(json.dumps(dict(n=a.signal_n, seed=a.seed, variants=rows), indent=1, default=str))
         print(f"wrote {out/'signal_results.json'}"); return
+    if a.demo_ablate:
+        rows = []
+        for v in a.demo_ablate.split(','):
+            if v not in ABLATIONS: raise SystemExit(f"sim2real: unknown variant {v!r}; choose from {list(ABLATIONS)}")
+            r = demo_variant(v, ABLATIONS[v], out/f'demo_{v}', real, a.workers, a.seed); rows.append(r)
+            print(f"\n[{r['variant']}] demo pipeline {r['seconds_demo']} s; synthetic test macro-F1 {r['synth_f1']:.3f}"); print_real(r['real'])
+        (out/'demo_ablate.json').write_text(json.dumps(dict(seed=a.seed, variants=rows), indent=1, default=str))
+        print(f"wrote {out/'demo_ablate.json'}"); return
     quick = a.demo and a.real_only and not a.ablate
     og_v0 = None if quick else _v0_synth(out/'other_v0', a.other_n, a.seed + 1000, a.workers)
     og_new = None if quick else make_synth(out/'other_new', a.other_n, a.seed + 1000, a.workers, progress=False)
