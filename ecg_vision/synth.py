@@ -15,9 +15,9 @@ from .core import command, process_pool, progress as show_progress
 from .data import FS, CLASSES
 
 # %% auto #0
-__all__ = ['DOWER', 'RHYTHMS', 'SYNTH_RHYTHMS', 'CLASS_RHYTHMS', 'limb_leads', 'SynthConfig', 'draw_rate', 'beat_times',
-           'morphology', 'heart_vcg', 'electrode_noise', 'record_leads', 'synth_record', 'csv_text', 'synth_plan',
-           'make_synth', 'ecgv_synth']
+__all__ = ['DOWER', 'RHYTHMS', 'SYNTH_RHYTHMS', 'STRICT_BORDERS', 'CLASS_RHYTHMS', 'limb_leads', 'SynthConfig', 'draw_rate',
+           'beat_times', 'morphology', 'heart_vcg', 'electrode_noise', 'record_leads', 'synth_record', 'csv_text',
+           'synth_plan', 'make_synth', 'ecgv_synth']
 
 # %% ../nbs/01_synth.ipynb #7eff23b7
 # Dower et al. (1980): rows I, II, V1..V6; columns Frank X, Y, Z
@@ -36,23 +36,28 @@ class SynthConfig:
     "Every range the generator draws from (low, high); each record draws its own values from its seed."
     seconds: float = 10.  # record length (s)
     # rates (bpm) as (low, commonest, high), triangular; commonest values as in the Chapman label table's VentricularRate
-    bpm_sb: tuple = (35., 56., 59.)  # sinus bradycardia; the class cut-offs are SB < 60 <= SR <= 100 < GSVT
-    bpm_sr: tuple = (61., 74., 99.)  # sinus rhythm and sinus irregularity
-    bpm_st: tuple = (101., 108., 180.)  # sinus tachycardia
+    bpm_sb: tuple = (35., 50., 56.)  # sinus bradycardia (below and into the SB/SR band)
+    bpm_sr: tuple = (56., 72., 100.)  # sinus rhythm and sinus irregularity
+    bpm_st: tuple = (100., 108., 180.)  # sinus tachycardia
     bpm_svt: tuple = (130., 168., 240.)  # SVT / AVNRT
     bpm_at: tuple = (101., 111., 200.)  # atrial tachycardia
-    bpm_afib: tuple = (50., 91., 180.)  # mean ventricular rate in atrial fibrillation
-    edge_p: float = 0.25  # share of sinus records whose rate lies within `edge_bpm` of a cut-off (uniform there)
-    edge_bpm: float = 6.  # width of that band next to each cut-off
+    bpm_afib: tuple = (40., 80., 165.)  # mean ventricular rate in AF (Chapman AFIB: 5% 59, median 91, 95% 148 bpm)
+    # class borders as cardiologists draw them: in a band the label is SB or SR (SR or ST), the SR share rising linearly
+    sb_sr_bpm: tuple = (54., 60.)  # PTB-XL's cardiologists call 15% of sinus rhythm below 60 bpm SR, Chapman's < 1%
+    sr_st_bpm: tuple = (97., 103.)  # around 100 bpm; a band of zero width is a strict cut-off
+    edge_p: float = 0.2  # chance a sinus record is drawn in each band next to its class (SR: either band)
+    edge_bpm: float = 6.  # strict cut-offs only: width of the uniform band next to each one
     resp_hz: tuple = (0.12, 0.4)  # breathing rate (Hz)
     rsa: tuple = (0., 0.05)  # respiratory sinus arrhythmia: relative RR modulation
     rsa_si: tuple = (0.08, 0.2)  # the same in sinus irregularity (SI)
-    hrv: tuple = (0.003, 0.03)  # beat-to-beat RR jitter (sd relative to RR, AR(1) with coefficient 0.5)
+    hrv: tuple = (0.001, 0.03)  # beat-to-beat RR jitter (sd relative to RR, AR(1) with coefficient 0.5)
     resp_amp: tuple = (0., 0.15)  # respiratory modulation of the QRS amplitude (relative)
-    afib_cv: tuple = (0.12, 0.35)  # RR coefficient of variation in atrial fibrillation
+    afib_cv: tuple = (0.1, 0.35)  # RR coefficient of variation in atrial fibrillation
     axis_deg: tuple = (-30., 100.)  # frontal QRS axis range ...
     axis_mode: float = 50.  # ... and its commonest value (triangular distribution, as in adults)
-    pr_ms: tuple = (120., 220.)  # PR interval at 70 bpm (it shortens a little with rate)
+    pr_ms: tuple = (120., 210.)  # PR interval at 70 bpm (it shortens a little with rate)
+    avb1_p: float = 0.07  # chance of first-degree AV block ...
+    avb1_ms: tuple = (220., 320.)  # ... and its PR interval
     qrs_ms: tuple = (70., 110.)  # QRS duration without a bundle-branch block
     bbb_ms: tuple = (120., 150.)  # QRS duration with a bundle-branch block
     bbb_p: float = 0.12  # chance of a bundle-branch block (right or left, evenly): rSR' in V1 / broad notched R in V6
@@ -63,19 +68,23 @@ class SynthConfig:
     lvh_p: float = 0.08  # chance of LVH-like high voltage (QRS x 1.8-2.6) with lateral strain T
     t_flat_p: float = 0.1  # chance of flat T waves
     t_inv_p: float = 0.08  # chance of inverted T waves
+    p_amp: tuple = (0.35, 1.4)  # P-wave size (relative; 1: about 0.15 mV in II); small P waves are common in the elderly
+    t_amp: tuple = (0.7, 1.6)  # T-wave size (relative; 1: about 0.3 mV in II, 0.5 mV in V2)
     st_p: float = 0.2  # chance of an ST shift
     st_mv: float = 0.15  # largest ST shift (mV, either sign)
-    pac_p: float = 0.12  # chance a record has premature atrial beats (not in AFIB/flutter)
-    pvc_p: float = 0.12  # chance a record has premature ventricular beats (any rhythm)
-    ectopics: tuple = (1, 3)  # how many ectopic beats such a record has (at most a fifth of its beats)
+    pac_p: float = 0.2  # chance a record has premature atrial beats (not in AFIB/flutter), as elderly patients do
+    pvc_p: float = 0.15  # chance a record has premature ventricular beats (any rhythm)
+    ectopics: tuple = (1, 4)  # how many ectopic beats such a record has (at most a fifth of its beats) ...
+    frequent_p: float = 0.2  # ... or, this often, every 3rd or 4th beat (trigeminy, quadrigeminy)
     fwave_mv: tuple = (0.01, 0.2)  # f-wave amplitude in atrial fibrillation, log-uniform: fine .. coarse
     fwave_hz: tuple = (4., 9.)  # f-wave frequency
     flutter_bpm: tuple = (240., 340.)  # atrial rate in flutter
-    flutter_mv: tuple = (0.08, 0.3)  # saw-tooth amplitude (negative in II, III, aVF)
+    flutter_mv: tuple = (0.1, 0.35)  # saw-tooth amplitude (negative in II, III, aVF, positive in V1)
+    flutter_jitter_ms: tuple = (2., 12.)  # AV conduction time varies beat to beat (sd): fixed block is not metronomic
     flutter_variable_p: float = 0.4  # chance of variable (2-4:1) instead of fixed block
     svt_retro_p: float = 0.5  # chance an SVT shows a retrograde P just after the QRS (else hidden in it)
-    wander_mv: tuple = (0.02, 1.0)  # peak baseline wander per electrode, log-uniform
-    emg_mv: tuple = (0.002, 0.05)  # muscle (EMG) noise sd, log-uniform, in bursts
+    wander_mv: tuple = (0.05, 1.0)  # peak baseline wander per electrode, log-uniform
+    emg_mv: tuple = (0.0003, 0.03)  # muscle (EMG) noise sd, log-uniform, in bursts
     mains_mv: tuple = (0., 0.03)  # 50/60 Hz interference amplitude
     step_p: float = 0.1  # chance of an electrode-motion step (decays over 0.2-1.5 s)
     step_mv: tuple = (0.2, 1.0)  # its size
@@ -95,19 +104,26 @@ RHYTHMS = dict(SR='sinus rhythm', SI='sinus irregularity (marked RSA)', SB='sinu
 SYNTH_RHYTHMS = list(RHYTHMS)
 
 _RATE_FIELD = dict(SR='bpm_sr', SI='bpm_sr', SB='bpm_sb', ST='bpm_st', SVT='bpm_svt', AT='bpm_at', AFIB='bpm_afib')
+_BANDS = dict(SB=(('sb_sr_bpm', -1),), SR=(('sb_sr_bpm', 1), ('sr_st_bpm', -1)), SI=(('sb_sr_bpm', 1), ('sr_st_bpm', -1)),
+              ST=(('sr_st_bpm', 1),))  # the border bands of each sinus rhythm; +1: its share rises across the band
 
 def draw_rate(rhythm:str, # a key of RHYTHMS
               rng:np.random.Generator, # random generator
               cfg:SynthConfig, # ranges
              ) -> float: # ventricular rate in bpm (flutter: the atrial rate)
-    "A record's rate: triangular over its rhythm's range, or (sinus rhythms, `edge_p`) uniform next to a class cut-off."
+    "A record's rate: triangular over its rhythm's range or (sinus rhythms, `edge_p` per band) inside a class-border band."
     if rhythm == 'AF': return _r(rng, cfg.flutter_bpm)
     r = getattr(cfg, _RATE_FIELD[rhythm]); lo, hi = r[0], r[-1]
-    if rhythm in ('SR', 'SI', 'SB', 'ST') and rng.random() < cfg.edge_p:     # next to a cut-off
-        lo, hi = (max(lo, min(hi, 60) - cfg.edge_bpm), hi) if rhythm == 'SB' else (lo, min(hi, max(lo, 100) + cfg.edge_bpm)) if rhythm == 'ST' \
-            else (lo, min(hi, lo + cfg.edge_bpm)) if rng.random() < 0.5 else (max(lo, hi - cfg.edge_bpm), hi)
-        return rng.uniform(lo, hi)
+    bands = _BANDS.get(rhythm, ()); k = int(rng.random()//cfg.edge_p) if bands and cfg.edge_p > 0 else len(bands)
+    if k < len(bands):
+        (a, b), side = getattr(cfg, bands[k][0]), bands[k][1]
+        if b > a: u = np.sqrt(rng.random()); return a + (b - a)*(u if side > 0 else 1 - u)   # ramp: labels mix linearly
+        return rng.uniform(lo, min(hi, lo + cfg.edge_bpm)) if side > 0 else rng.uniform(max(lo, hi - cfg.edge_bpm), hi)
     return rng.triangular(lo, min(max(r[1], lo), hi), hi) if len(r) == 3 and hi > lo else rng.uniform(lo, hi)
+
+# %% ../nbs/01_synth.ipynb #rate0003
+STRICT_BORDERS = dict(sb_sr_bpm=(60., 60.), sr_st_bpm=(100., 100.), bpm_sb=(35., 56., 59.), bpm_sr=(61., 74., 99.),
+                      bpm_st=(101., 108., 180.))  # `replace(cfg, **STRICT_BORDERS)`: the machine's cut-offs, SB < 60 <= SR <= 100 < ST
 
 # %% ../nbs/01_synth.ipynb #05bbee12
 def beat_times(rhythm:str, # a key of RHYTHMS
@@ -125,7 +141,7 @@ def beat_times(rhythm:str, # a key of RHYTHMS
         fixed = rng.choice([2, 2, 3, 4]); var = rng.random() < cfg.flutter_variable_p
         steps = rng.choice([2, 2, 3, 4], len(waves)) if var else np.full(len(waves), fixed)
         k = np.cumsum(steps); k = k[k < len(waves)]
-        r = waves[k] + rng.uniform(0.2, 0.3)
+        r = waves[k] + rng.uniform(0.2, 0.3) + rng.normal(0, _r(rng, cfg.flutter_jitter_ms)/1000, len(k))  # AV delay varies
         info.update(flutter_hz=fl, flutter_t0=t0, block='variable' if var else f'{fixed}:1', bpm=float(60/np.median(np.diff(r))))
         p = np.full(len(r), np.nan)
     else:
@@ -151,9 +167,11 @@ def beat_times(rhythm:str, # a key of RHYTHMS
     pac = rhythm in ('SR', 'SI', 'SB', 'ST', 'AT') and rng.random() < cfg.pac_p
     pvc = rng.random() < cfg.pvc_p
     for kind, on in (('A', pac), ('V', pvc)):
-        if not on or len(inside) < 3: continue
-        k = min(int(rng.integers(cfg.ectopics[0], cfg.ectopics[1] + 1)), max(1, len(inside)//5))
-        for j in rng.choice(inside, k, replace=False):
+        free = np.array([j for j in inside if (kinds[j - 1:j + 2] == 'N').all()], int)   # not next to another ectopic beat
+        if not on or len(free) < 3: continue
+        if rng.random() < cfg.frequent_p and not (pac and pvc): every = int(rng.integers(3, 5)); js = free[int(rng.integers(every))::every]  # tri-/quadrigeminy
+        else: js = rng.choice(free, min(int(rng.integers(cfg.ectopics[0], cfg.ectopics[1] + 1)), max(1, len(inside)//5)), replace=False)
+        for j in js:
             if kinds[j] != 'N' or kinds[j - 1] != 'N' or (j + 1 < len(kinds) and kinds[j + 1] != 'N'): continue
             rr_prev = r[j] - r[j - 1]
             if kind == 'A':                                           # premature P + normal QRS, sinus node reset
@@ -190,14 +208,14 @@ def morphology(rng:np.random.Generator, # random generator
                cfg:SynthConfig, # ranges
               ) -> dict: # wave directions (3,) in VCG space (mV), widths and intervals (s)
     "One heart: axis, voltages, QRS width and shape (incl. BBB), Q waves, T and ST, P, intervals."
-    m = dict(axis=rng.triangular(cfg.axis_deg[0], cfg.axis_mode, cfg.axis_deg[1]), pr=_r(rng, cfg.pr_ms)/1000, qtc=_r(rng, cfg.qtc_ms)/1000,
+    m = dict(axis=rng.triangular(cfg.axis_deg[0], cfg.axis_mode, cfg.axis_deg[1]), pr=_r(rng, cfg.avb1_ms if rng.random() < cfg.avb1_p else cfg.pr_ms)/1000, qtc=_r(rng, cfg.qtc_ms)/1000,
              qt_exp=0.5 if rng.random() < 0.5 else 1/3, bbb=None, qwave=None, voltage='normal', t='normal')
     u = rng.random(); m['bbb'] = ('RBBB' if u < cfg.bbb_p/2 else 'LBBB') if u < cfg.bbb_p else None
     m['qrs'] = _r(rng, cfg.bbb_ms if m['bbb'] else cfg.qrs_ms)/1000
-    R = np.array([0.95, 0.85, rng.uniform(-0.75, -0.15)])             # Z: R-wave progression across V1-V6
-    S = np.array([-0.12, -0.2, rng.uniform(0.3, 0.8)])
+    R = np.array([0.95, 0.85, rng.uniform(-0.6, -0.1)])             # Z: R-wave progression across V1-V6
+    S = np.array([-0.12, -0.2, rng.uniform(0.4, 1.0)])
     Q = np.array([-0.1, -0.05, 0.05])*rng.uniform(0.3, 1.2)
-    T = np.array([0.22, 0.25, -0.08])*rng.uniform(0.6, 1.4)
+    T = np.array([0.25, 0.28, rng.uniform(-0.32, -0.1)])*_r(rng, cfg.t_amp)
     tilt = _rot_y(rng.normal(0, 0.25))@_rot_x(rng.normal(0, 0.1))   # horizontal-plane turn: R-wave progression
     rot = _rot_z(_turn_to_axis(tilt@R, m['axis']))@tilt
     v = rng.uniform(*cfg.amp); u = rng.random()
@@ -225,7 +243,7 @@ def morphology(rng:np.random.Generator, # random generator
     m['waves'] = [(n, o, s, rot@d*v) for n, o, s, d in waves]
     m['T'], m['t_sig'] = rot@(T*np.sqrt(v)), rng.uniform(0.04, 0.06)
     m['st'] = rot@m['st']
-    m['P'], m['p_sig'] = np.array([0.05, 0.15, 0.03])*rng.uniform(0.6, 1.5), rng.uniform(0.016, 0.024)
+    m['P'], m['p_sig'] = np.array([0.05, 0.15, 0.03])*_r(rng, cfg.p_amp), rng.uniform(0.016, 0.024)
     a = np.radians(rng.choice([rng.uniform(-170, -40), rng.uniform(110, 190)]))  # ectopic atrial focus
     m['P_ect'] = np.array([np.cos(a), np.sin(a), rng.normal(0, 0.3)])*rng.uniform(0.1, 0.2)
     m['P_retro'] = np.array([0., -0.1, 0.03])*rng.uniform(0.6, 1.4)
@@ -290,7 +308,7 @@ def heart_vcg(rhythm:str, # a key of RHYTHMS
     elif rhythm == 'AF':                                               # saw-tooth: slow fall, fast rise (negative in II/III/aVF)
         ph_ = ((t - info['flutter_t0'])*info['flutter_hz']) % 1
         s = np.where(ph_ < 0.75, -ph_/0.75, -(1 - ph_)/0.25) + 0.5
-        vcg += np.array([0.05, 1., 0.25])[:, None]*(_r(rng, cfg.flutter_mv)*s)[None]
+        vcg += np.array([0.05, 1., -0.3])[:, None]*(_r(rng, cfg.flutter_mv)*s)[None]
     info.update({k: m[k] for k in ('axis', 'bbb', 'qwave', 'voltage', 't')}, qrs_ms=m['qrs']*1000, pr_ms=m['pr']*1000,
                 qtc_ms=m['qtc']*1000, rhythm=rhythm, r_times=r[(r >= 0) & (r < cfg.seconds)], kinds=kinds[(r >= 0) & (r < cfg.seconds)])
     return vcg, info
