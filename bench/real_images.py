@@ -31,7 +31,6 @@ import argparse, re, time
 from pathlib import Path
 import cv2, numpy as np, pandas as pd
 
-from ecg_vision.capture import read_chart
 from ecg_vision.data import CLASSES, FS, LEADS, read_record
 from ecg_vision.loaders import input_size, predictor, run_stats
 from ecg_vision.normalise import normalise, panel_times, r_peaks, save_debug
@@ -47,6 +46,10 @@ def md_table(df, index=False, fmt='{:.3f}'):
     cell = lambda v: fmt.format(v) if isinstance(v, float) else str(v)
     return '\n'.join(['| ' + ' | '.join(map(str, d.columns)) + ' |', '|' + '---|'*len(d.columns)]
                      + ['| ' + ' | '.join(cell(v) for v in r) + ' |' for r in d.itertuples(index=False)])
+
+def read_chart(path, size):
+    "The whole image resized to the run's input size: how images were read before the front end."
+    return resize(cv2.imread(str(path), cv2.IMREAD_COLOR_RGB), tuple(size))
 
 def lag_corr(a, b, lag=0):
     "Best Pearson correlation of a and b over shifts of up to `lag` samples."
