@@ -101,7 +101,7 @@ def quiet_warnings():
 
 # %% ../nbs/00_core.ipynb #a4d79ae0
 COMMANDS = dict(  # console command -> the module that defines it (settings.ini points every one at `main`)
-    ecgv_split='split', ecgv_synth='synth', ecgv_render='charts', ecgv_pack='lmdb', ecgv_train='train', ecgv_eval='evaluate',
+    ecgv_split='split', ecgv_synth='synth', ecgv_render='charts', ecgv_pack='signals', ecgv_train='train', ecgv_eval='evaluate',
     ecgv_report='report', ecgv_search='search', ecgv_explain='explain', ecgv_predict='predict', ecgv_slurm='pipeline',
     ecgv_demo='demo', ecgv_robust='robustness', ecgv_rhythm='rhythm')
 

@@ -14,10 +14,12 @@ from sklearn import metrics as skm
 from .core import command, rel_path, progress as show_progress
 from .data import CLASSES
 from .render import CONFIGS
-from .lmdb import problems, read_index, read_meta
+from .lmdb import read_index, read_meta
+from .signals import lmdb_kind, lmdb_problems, signal_test_dl
 from .loaders import input_size, run_stats, test_dl
 from .models import model_cost
 from .callbacks import run_device
+from .signal_models import input_shape
 from .train import load_run
 from .metrics import N_BINS, Metrics, average_layouts, brier, ece, jsonable, pcols, preds_frame, preds_metrics, reliability, risk_coverage
 from .calibrate import raw_probs
@@ -29,21 +31,23 @@ __all__ = ['bad_entries', 'predict', 'save_figure', 'plot_confusion', 'plot_curv
 # %% ../nbs/06b_evaluate.ipynb #5d030407
 def bad_entries(lmdb:str|Path, # test LMDB
                ) -> dict: # {key: reason}
-    "The entries of an LMDB that cannot be scored (do not decode or disagree with the index): one bad chart never stops an evaluation."
-    return {k: v for k, v in problems(lmdb).items() if not k.startswith('__')}
+    "The entries of an LMDB that cannot be scored (do not decode or disagree with the index): one bad entry never stops an evaluation."
+    return {k: v for k, v in lmdb_problems(lmdb).items() if not k.startswith('__')}
 
 # %% ../nbs/06b_evaluate.ipynb #ef096f3f
 def predict(model:torch.nn.Module, # classifier returning logits
             lmdb:str|Path, # test LMDB
             bs:int=64, # batch size
-            size:int|None=None, # input size (None: the stored chart size)
+            size:int|None=None, # chart input size (None: the stored chart size; unused for signals)
             device=None, # device (default: GPU when there is one)
             progress:bool=True, # show a progress bar
-            stats=None, # (mean, std) the model was trained with (a run's params.json); None: ImageNet's
+            stats=None, # (mean, std) the model was trained with (a run's params.json); None: ImageNet's (signals: the LMDB's own)
            ) -> pd.DataFrame: # predictions table, in LMDB index order
-    "Class probabilities for every good chart of an LMDB (in index order); bad entries are left out, see `bad_entries`."
+    "Class probabilities for every good chart (or signal) of an LMDB (in index order); bad entries are left out, see `bad_entries`."
     keys, bad = read_index(lmdb).key, bad_entries(lmdb)
-    dl = test_dl(lmdb, bs=bs, size=size, device=device, idxs=np.flatnonzero(~keys.isin(list(bad))), stats=stats)
+    idxs = np.flatnonzero(~keys.isin(list(bad)))
+    dl = (signal_test_dl(lmdb, bs, device=device, idxs=idxs, stats=stats) if lmdb_kind(lmdb) == 'signal'
+          else test_dl(lmdb, bs=bs, size=size, device=device, idxs=idxs, stats=stats))
     model = model.to(dl.device).eval(); out = []
     with torch.no_grad():
         for xb, *_ in show_progress(dl, desc='predict', quiet=not progress):
@@ -224,6 +228,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     dev = run_device(device); net, params = load_run(model, dev)
     meta = read_meta(lmdb); classes = params['classes']
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
+    if lmdb_kind(meta) != params['kind']: raise ValueError(f"{lmdb}: holds {lmdb_kind(meta)}s, but the run {model} reads {params['kind']}s")
     size = input_size(params, None)  # every chart at the model's training input size, whatever size it was drawn at
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     preds, bad = predict(net, lmdb, bs, size, dev, progress, run_stats(params)), bad_entries(lmdb)
@@ -239,7 +244,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
         if p: doc['tta'], res['predictions_tta'] = res['tta'].to_dict(), p
     doc['calibration'], cal_files = calibration_report(preds, classes, params.get('temperature', 1.), out); res.update(cal_files)
     if cost:
-        doc['cost'] = jsonable(model_cost(net, (size or meta['size'])[0]))
+        doc['cost'] = jsonable(model_cost(net, input_shape(params['arch'], size or meta['size'])))
         (out/'cost.json').write_text(json.dumps(doc['cost'], indent=1)); res['cost'] = out/'cost.json'
     (out/'metrics.json').write_text(json.dumps(doc, indent=1)); res['metrics_json'] = out/'metrics.json'
     return dict(res, **_figures(m, preds, classes, Path(params['run_dir']), out))

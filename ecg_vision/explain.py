@@ -10,10 +10,12 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import cv2, numpy as np, pandas as pd, torch
 from torch import nn
+from captum.attr import IntegratedGradients
 from .core import command, config_flags, confined, progress as show_progress
 from .data import CLASSES, FS, LEADS
 from .render import panel_boxes, parse_size, render, resize
 from .lmdb import read_meta
+from .signals import SignalDataset, lmdb_kind, signal_input, signal_stats
 from .loaders import ChartDataset, input_size, predictor, run_stats, to_input
 from .models import cam_layer
 from .callbacks import run_device
@@ -22,8 +24,8 @@ from .attribution import (FAMILY_MAPS, activation_family, consistency_summary, c
                                     explain_plot, flat_note, lead_shares)
 
 # %% auto #0
-__all__ = ['blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig', 'explain_lmdb',
-           'ecgv_explain']
+__all__ = ['METHODS', 'blank_chart', 'perturbation_curve', 'curve_auc', 'chart_spec', 'plot_lead_shares', 'ExplainConfig',
+           'explain_lmdb', 'signal_lead_attribution', 'signal_attribution_plot', 'explain_signals', 'ecgv_explain']
 
 # %% ../nbs/08b_explain.ipynb #08e6f677
 def blank_chart(layout:str='std', # layout name
@@ -84,6 +86,8 @@ def chart_spec(params:dict, # params.json of a run
     return (layouts.split(',')[0] if isinstance(layouts, str) else layouts[0]), chart, inp
 
 # %% ../nbs/08b_explain.ipynb #8a1e488f
+METHODS = dict(gradcam='Grad-CAM', guided='Guided Grad-CAM', ig='Integrated gradients', occlusion='Occlusion')  # method names in figures
+
 def plot_lead_shares(leads:pd.DataFrame, # `lead_attribution.csv`: method, layout, target_class, n, one column per lead
                      note:str='', # a warning for the title (e.g. a collapsed model)
                      out:str|Path|None=None, # PNG to write (default: return the figure only)
@@ -92,16 +96,16 @@ def plot_lead_shares(leads:pd.DataFrame, # `lead_attribution.csv`: method, layou
     from matplotlib.figure import Figure
     cols = [c for c in LEADS + ['rhythm'] if c in leads.columns]
     groups = list(leads.groupby(['method', 'layout'], sort=True))
-    fig = Figure(figsize=(1.1 + 0.55*len(cols), 0.6 + 1.1*len(groups)*max(1, leads.target_class.nunique())/4 + 0.6), dpi=100)
+    fig = Figure(figsize=(1.1 + 0.55*len(cols), 1. + len(groups)*(0.35 + 0.3*max(1, leads.target_class.nunique())) + 0.3*bool(note)), dpi=100)
     axs = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
     for ax, ((meth, lay), g) in zip(axs, groups):
         m = g.set_index('target_class')[cols]
         im = ax.imshow(m.to_numpy(float), cmap='viridis', vmin=0, aspect='auto')
         ax.set_xticks(range(len(cols)), cols, fontsize=7); ax.set_yticks(range(len(m)), [f"{c} (n={n})" for c, n in zip(m.index, g.n)], fontsize=7)
-        ax.set_title(f"{'Guided Grad-CAM' if meth == 'guided' else 'Grad-CAM'}, layout {lay}: share of attribution per lead panel", fontsize=8)
+        ax.set_title(f"{METHODS.get(meth, meth)}, layout {lay}: {'drop in the probability with the lead flat' if meth == 'occlusion' else 'share of attribution per lead'}", fontsize=8)
         for (r, c), v in np.ndenumerate(m.to_numpy(float)):
             if np.isfinite(v): ax.text(c, r, f"{v:.2f}", ha='center', va='center', fontsize=6, color='white' if v < m.to_numpy(float)[np.isfinite(m.to_numpy(float))].max()*0.6 else 'black')
-        fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label='share')
+        fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label='drop' if meth == 'occlusion' else 'share')
     axs[-1].set_xlabel('lead panel', fontsize=8)
     fig.suptitle('Where the model looked, by explained class' + (f"\n{note}" if note else ''), fontsize=9, color='darkred' if note else 'black')
     fig.tight_layout()
@@ -133,12 +137,13 @@ def _pick(index, n):
     pos = [i for r in order for i in np.flatnonzero(index.record_id.to_numpy() == r)]
     return set(pos[:n])
 
-def _read_batches(ds, idx, bs, bad, progress):
-    "Batches (positions, uint8 charts) of the index; a chart that cannot be read goes to `bad` and is left out."
+def _read_batches(ds, idx, bs, bad, progress, read=None):
+    "Batches (positions, stacked items: `ds.image`'s charts, or `read(i)`'s) of the index; an item that cannot be read goes to `bad`."
+    read = read or ds.image
     for s in show_progress(range(0, len(idx), bs), desc='explain', quiet=not progress):
         pos, imgs = [], []
         for i in range(s, min(s + bs, len(idx))):
-            try: imgs.append(ds.image(i)); pos.append(i)
+            try: imgs.append(read(i)); pos.append(i)
             except Exception as ex: bad[idx.key.iloc[i]] = f"{type(ex).__name__}: {ex}"
         if imgs: yield pos, np.stack(imgs)
 
@@ -160,6 +165,8 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
                 ) -> dict: # name -> path of every file written
     "Explain a test LMDB with a trained run: overlays, per-lead attribution, consistency and faithfulness."
     dev = run_device(cfg.device); model, params = load_run(cfg.model, dev)
+    if (k := lmdb_kind(cfg.lmdb)) != params['kind']: raise ValueError(f"{cfg.lmdb}: holds {k}s, but the run {cfg.model} reads {params['kind']}s")
+    if k == 'signal': return explain_signals(cfg, model, params, dev)
     classes, stats = list(params.get('classes', CLASSES)), run_stats(params)  # the normalisation the run was trained with
     layer, predict = cam_layer(model, params['arch']), predictor(model, cfg.bs, stats)
     ds = ChartDataset(cfg.lmdb, chart_spec(params)[2])
@@ -180,6 +187,12 @@ def explain_lmdb(cfg:ExplainConfig, # what to explain and where to write
     return _write_explain(out, rows, faith, bad, model, cfg)
 
 # %% ../nbs/08b_explain.ipynb #1ea65934
+def _collapsed_note(shares, what):
+    "A warning when one class takes at least 90 % of the predictions (its attributions say little), else ''."
+    preds = shares.drop_duplicates('key').pred if len(shares) else pd.Series(dtype=str)
+    share = float(preds.value_counts(normalize=True).max()) if len(preds) else float('nan')
+    return f"the model predicts {preds.mode()[0]} for {share:.0%} of the {what}: its attributions say little" if share >= 0.9 and len(preds) > 4 else ''
+
 def _write_explain(out, rows, faith, bad, model, cfg):
     "Write the tables and the summary of `explain_lmdb`."
     fcols = ['deletion_auc', 'insertion_auc', 'random_deletion_auc']
@@ -198,10 +211,7 @@ def _write_explain(out, rows, faith, bad, model, cfg):
     faith.to_csv(files['faithfulness'], index=False)
     fsum = faith.groupby(['method', 'target_class'])[fcols].mean().reset_index()
     fsum.to_csv(files['faithfulness_summary'], index=False)
-    fam = activation_family(model)
-    preds = shares.drop_duplicates('key').pred if len(shares) else pd.Series(dtype=str)
-    share = float(preds.value_counts(normalize=True).max()) if len(preds) else float('nan')
-    warn = f"the model predicts {preds.mode()[0]} for {share:.0%} of the charts: its heat maps say little" if share >= 0.9 and len(preds) > 4 else ''
+    fam, warn = activation_family(model), _collapsed_note(shares, 'charts')
     if len(agg): plot_lead_shares(agg.reset_index(), warn, files['leads_png'])
     else: files.pop('leads_png')
     summ = dict(config=asdict(cfg), activation_family=fam, guided_map_meaning=FAMILY_MAPS.get(fam, 'guided rule on its activations'),
@@ -211,11 +221,90 @@ def _write_explain(out, rows, faith, bad, model, cfg):
     files['summary'].write_text(json.dumps(summ, indent=1, default=float))
     return {**files, 'overlays': out/'overlays'}
 
+# %% ../nbs/08b_explain.ipynb #4f3656b0
+def signal_lead_attribution(model:nn.Module, # a signal classifier in eval mode
+                            x:torch.Tensor, # standardised batch (n, 12, samples), as `ecg_vision.signals.signal_input` gives it
+                            target=None, # class to explain per item (None: the predicted one)
+                            steps:int=16, # integration steps of integrated gradients
+                           ) -> dict: # prob (n, C), pred, target (n,), ig (n, 12, samples) |attributions|, shares and occlusion (n, 12)
+    "Per-lead attribution of signals: integrated-gradients shares (from a flat record) and the probability lost when each lead is flat."
+    with torch.no_grad(): prob = model(x).float().softmax(1)
+    pred, rows = prob.argmax(1), torch.arange(len(x), device=x.device)
+    t = pred if target is None else torch.as_tensor(np.asarray(target), device=x.device)
+    ig = IntegratedGradients(model).attribute(x, target=t, n_steps=steps, internal_batch_size=len(x)).abs().detach()
+    mass, drops = ig.sum(-1), []
+    with torch.no_grad():
+        for l in range(x.shape[1]):
+            xo = x.clone(); xo[:, l] = 0; drops.append(prob[rows, t] - model(xo).float().softmax(1)[rows, t])
+    return {k: v.cpu().numpy() for k, v in dict(prob=prob, pred=pred, target=t, ig=ig, shares=mass/mass.sum(1, keepdim=True).clamp_min(1e-12),
+                                                 occlusion=torch.stack(drops, 1)).items()}
+
+# %% ../nbs/08b_explain.ipynb #4440d24d
+def signal_attribution_plot(sig:np.ndarray, # (12, n) signal in mV
+                            ig:np.ndarray, # (12, n) |integrated gradients| of it
+                            title:str='', # figure title
+                           ):
+    "A record's leads one under another, each on a red band of its attribution over time (50 ms smoothing), its share beside it."
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(9, 6.5), dpi=80); ax = fig.subplots()
+    sm = np.stack([np.convolve(a, np.ones(FS//20)/(FS//20), 'same') for a in ig]); share = ig.sum(1)/max(ig.sum(), 1e-12)
+    t, top = np.arange(sig.shape[1])/FS, max(sm.max(), 1e-12)
+    for i, lead in enumerate(LEADS):
+        ax.imshow(sm[i][None], extent=(0, t[-1], -3*i - 1.5, -3*i + 1.5), aspect='auto', cmap='Reds', vmin=0, vmax=top)
+        ax.plot(t, np.clip(sig[i], -1.5, 1.5) - 3*i, color='black', lw=.6)
+        ax.text(-0.1, -3*i, f"{lead}  {share[i]:.2f}", ha='right', va='center', fontsize=8)
+    ax.set(xlim=(0, t[-1]), ylim=(-3*len(LEADS) + 1.5, 1.5), yticks=[], xlabel='seconds'); ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08b_explain.ipynb #13a64cfb
+def explain_signals(cfg:ExplainConfig, # what to explain and where to write (`faith` and `display` do not apply)
+                    model:nn.Module, # the run's model (`load_run`)
+                    params:dict, # its params (`load_run`): classes, the per-lead (mean, std) (none recorded: the LMDB's own)
+                    dev, # device
+                   ) -> dict: # name -> path of every file written
+    "Explain a signal LMDB with a signal run: per-lead integrated-gradients shares and occlusion drops, overlays of `cfg.n` records."
+    classes, ds = list(params['classes']), SignalDataset(cfg.lmdb)
+    stats = run_stats(params) or signal_stats(ds)  # as `ecg_vision.evaluate.predict` standardises
+    idx = ds.index if not cfg.limit else ds.index.iloc[:cfg.limit]
+    out = Path(cfg.out); (out/'overlays').mkdir(parents=True, exist_ok=True)
+    show, rows, bad = _pick(idx, cfg.n), [], {}
+    for pos, sigs in _read_batches(ds, idx, cfg.bs, bad, cfg.progress, ds.signal):
+        e = signal_lead_attribution(model, signal_input(sigs, stats, dev), None if cfg.target == 'pred' else idx.y.to_numpy()[pos])
+        for j, i in enumerate(pos):
+            r, t = idx.iloc[i], int(e['target'][j])
+            base = dict(key=r.key, record_id=r.record_id, layout=r.layout, y=int(r.y), label=classes[int(r.y)],
+                        pred=classes[int(e['pred'][j])], target_class=classes[t], prob=float(e['prob'][j, t]))
+            rows += [dict(base, method='ig', **dict(zip(LEADS, e['shares'][j]))), dict(base, method='occlusion', **dict(zip(LEADS, e['occlusion'][j])))]
+            if i not in show: continue
+            fig = signal_attribution_plot(sigs[j], e['ig'][j], f"{r.record_id}: true {base['label']}, predicted {base['pred']} (p {base['prob']:.2f})")
+            try: fig.savefig(confined(out/'overlays', f"{r.record_id}.png"))
+            except ValueError as ex: bad[r.key] = str(ex)  # a record id that would write outside --out
+    return _write_signal_explain(out, rows, bad, cfg)
+
+# %% ../nbs/08b_explain.ipynb #1b3476d2
+def _write_signal_explain(out, rows, bad, cfg):
+    "Write the tables, the figure and the summary of `explain_signals`."
+    recs = pd.DataFrame(rows, columns=['key', 'record_id', 'layout', 'y', 'label', 'pred', 'target_class', 'prob', 'method', *LEADS])
+    files = dict(records=out/'lead_attribution_signals.csv', leads=out/'lead_attribution.csv', leads_png=out/'lead_attribution.png', summary=out/'summary.json')
+    recs.to_csv(files['records'], index=False)
+    g = recs.groupby(['method', 'layout', 'target_class']); agg = g[LEADS].mean(); agg.insert(0, 'n', g.size())
+    agg.reset_index().to_csv(files['leads'], index=False)
+    warn = _collapsed_note(recs, 'signals')
+    if len(agg): plot_lead_shares(agg.reset_index(), warn, files['leads_png'])
+    else: files.pop('leads_png')
+    meaning = ("per lead: the share of |integrated gradients| (from a flat record) summed over time, and the drop in the explained "
+               "class's probability when the lead is flat (occlusion)")
+    summ = dict(config=asdict(cfg), kind='signal', meaning=meaning, collapsed=warn, signals=int(len(recs)//2), skipped=bad,
+                lead_shares=recs[recs.method == 'ig'][LEADS].mean().to_dict(), occlusion=recs[recs.method == 'occlusion'][LEADS].mean().to_dict())
+    files['summary'].write_text(json.dumps(summ, indent=1, default=float))
+    return {**files, 'overlays': out/'overlays'}
+
 # %% ../nbs/08b_explain.ipynb #4685df45
 @command
 @config_flags(ExplainConfig, skip=('progress',))
 def ecgv_explain(**flags): # one per `ExplainConfig` field
-    "Grad-CAM / Guided Grad-CAM overlays, per-lead attribution, layout consistency and faithfulness for a test LMDB."
+    "Grad-CAM / Guided Grad-CAM overlays, per-lead attribution, layout consistency and faithfulness for a test LMDB (signals: per-lead attribution)."
     cfg = ExplainConfig(**flags)
     if not (cfg.model and cfg.lmdb): raise SystemExit("ecgv_explain: give --model RUN_DIR and --lmdb PATH")
     if cfg.target not in ('pred', 'true'): raise SystemExit(f"ecgv_explain: --target {cfg.target!r}: use pred or true")
@@ -223,6 +312,6 @@ def ecgv_explain(**flags): # one per `ExplainConfig` field
     except (FileNotFoundError, ValueError) as ex: raise SystemExit(f"ecgv_explain: {ex}")
     summ = json.loads(files['summary'].read_text())
     for k, why in summ['skipped'].items(): print(f"skipped {k}: {why}")
-    print(f"explained {summ['charts']} charts; {summ['guided_map_meaning']}")
+    print(f"explained {summ['charts']} charts; {summ['guided_map_meaning']}" if 'charts' in summ else f"explained {summ['signals']} signals; {summ['meaning']}")
     if summ.get('collapsed'): print(f"warning: {summ['collapsed']}")
     print(f"wrote {len(list(files['overlays'].glob('*.png')))} overlays to {files['overlays']}, tables to {Path(cfg.out)}")

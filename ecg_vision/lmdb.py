@@ -8,7 +8,7 @@ import dataclasses, hashlib, io, json, os, shutil, struct, zlib
 from pathlib import Path
 import cv2, lmdb, numpy as np, pandas as pd
 from PIL import Image
-from .core import command, process_pool, rel_path, progress as show_progress
+from .core import process_pool, rel_path, progress as show_progress
 from .data import CLASSES
 from .render import ROBUST, encode_png, parse_size
 from .charts import parse_layouts, record_charts
@@ -16,8 +16,9 @@ from .split import read_split
 
 # %% auto #0
 __all__ = ['MAGIC', 'FORMAT_VERSION', 'META_KEY', 'INDEX_KEY', 'SOURCES_KEY', 'CODECS', 'BadEntry', 'pack_value', 'unpack_value',
-           'encode_image', 'decode_image', 'index_csv', 'render_to_lmdb', 'pack_images', 'read_meta', 'read_index',
-           'read_sources', 'get_chart', 'problems', 'verify', 'ecgv_pack', 'map_lmdb']
+           'encode_image', 'decode_image', 'index_csv', 'split_classes', 'source_fingerprint', 'pack_records',
+           'render_to_lmdb', 'pack_images', 'read_meta', 'read_index', 'read_sources', 'get_chart', 'problems',
+           'verify', 'map_lmdb']
 
 # %% ../nbs/03_lmdb.ipynb #168849f0
 MAGIC = b'ECGV'
@@ -89,8 +90,9 @@ def index_csv(path:str|Path) -> Path:
     path = Path(path); return path.with_name(path.stem + '.index.csv')
 
 # %% ../nbs/03_lmdb.ipynb #65c104d8
-def _classes(meta):
-    "Classes from `labels.json` beside a meta CSV, else the library's."
+def split_classes(meta:str|Path|pd.DataFrame, # split CSV, or its DataFrame
+                 ) -> list: # class names
+    "The classes of a split: `labels.json` beside its CSV, else the library's."
     if isinstance(meta, (str, Path)) and (Path(meta).parent/'labels.json').exists():
         return json.loads((Path(meta).parent/'labels.json').read_text())['classes']
     return list(CLASSES)
@@ -103,8 +105,9 @@ def _label_problem(y, label, classes):
     if isinstance(label, str) and label != classes[yi]: return f"label {label!r} does not match class {yi} ({classes[yi]})"
     return None
 
-def _fingerprint(rows) -> str:
-    "sha256 over sorted (id, label, file size) rows of the source data."
+def source_fingerprint(rows, # (id, label, file) of every source item
+                      ) -> str: # hex digest
+    "sha256 over sorted (id, label, file size) rows of the source data: a resumed pack of other data is refused."
     h = hashlib.sha256()
     for rid, y, p in sorted((str(r), int(y), str(p)) for r, y, p in rows):
         size = os.path.getsize(p) if os.path.exists(p) else -1
@@ -160,6 +163,7 @@ def _start(out, doc, n, overwrite):
     _put_batch(env, [(META_KEY, json.dumps(dict(doc, status='incomplete')).encode())])
     return env
 
+# %% ../nbs/03_lmdb.ipynb #572666c4
 def _run(env, fn, tasks, workers=1, batch=64, progress=True):
     "Run `fn` over `tasks` (in `workers` processes), writing what comes back in batches; return {record: error}."
     bad, buf = {}, []
@@ -187,17 +191,34 @@ def _finish(env, out, doc, expected, bad, n_before=0, extra=()):
     if bad:
         print(f"skipped {len(bad)} bad record(s):")
         for k, e in sorted(bad.items()): print(f"  {k}: {e}")
-    print(f"wrote {len(idx)} charts ({len(idx) - n_before} new) to {out} (index: {index_csv(out)})")
+    print(f"wrote {len(idx)} {doc.get('kind', 'chart')}s ({len(idx) - n_before} new) to {out} (index: {index_csv(out)})")
     return Path(out)
 
-def _pack(df, aside, classes, layouts, size, codec, params, fingerprint, out, overwrite, fn, task, workers, batch, progress, extra=()):
-    "What every pack shares: labels checked, a partial pack of the same data resumed, `fn(task(row, layouts to do))` per record."
-    if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
+# %% ../nbs/03_lmdb.ipynb #deb34000
+def pack_records(df:pd.DataFrame, # split rows (record_id, y[, label], ...), as `ecg_vision.split.read_split` gives them
+                 aside:pd.DataFrame, # rows the split CSV could not give (record_id, reason): reported as skipped
+                 classes:list, # class names the labels index
+                 layouts:list, # entry names of each record: keys are `<record_id>/<layout>`
+                 size:tuple, # shape of every entry: (H, W) of a chart, (leads, samples) of a signal
+                 codec:str, # how the payload part is encoded (recorded in `__meta__`)
+                 params:dict, # what made the entries (recorded; a resumed pack with other params is refused)
+                 fingerprint:str, # `source_fingerprint` of the source data (ditto)
+                 out:str|Path, # LMDB to write
+                 overwrite:bool, # start afresh instead of resuming
+                 fn, # fn(task) -> (record_id, [(key, value)], error or None); runs in the worker processes
+                 task, # task(row, layouts still missing) -> what `fn` gets for one record
+                 workers:int=1, # worker processes (one writer process always)
+                 batch:int=64, # entries per write transaction
+                 progress:bool=True, # show a progress bar
+                 extra=(), # more reserved (key, value) entries, written at the end
+                 kind:str='chart', # what the entries are: 'chart' or 'signal'
+                ) -> Path:
+    "Pack the records of a split: labels checked, a partial pack of the same data resumed, `fn(task(row, layouts to do))` per record."
     lab = df.label if 'label' in df.columns else [None]*len(df)
     bad = {r: p for r, y, l in zip(df.record_id, df.y, lab) if (p := _label_problem(y, l, classes))}
     bad.update(zip(aside.record_id, aside.reason))  # rows the split CSV cannot give (bad id or label)
     ok = df[~df.record_id.isin(bad)]
-    doc = dict(format_version=FORMAT_VERSION, classes=classes, size=list(size), layouts=layouts, codec=codec,
+    doc = dict(format_version=FORMAT_VERSION, kind=kind, classes=classes, size=list(size), layouts=layouts, codec=codec,
                params=dict(size=list(size), layouts=layouts, codec=codec, **params), fingerprint=fingerprint)
     expected = [(f"{r}/{l}", r, l, int(y)) for r, y in zip(ok.record_id, ok.y) for l in layouts]
     env = _start(out, doc, len(df)*len(layouts), overwrite)
@@ -235,10 +256,11 @@ def render_to_lmdb(meta:str|Path|pd.DataFrame, # split CSV (record_id, path, y[,
                    **render_kw, # passed to `ecg_vision.render.render`
                   ) -> Path:
     "Render every record of `meta` in each layout straight into an LMDB; resumable, skips and reports bad records."
-    (df, aside), classes, size = read_split(meta), _classes(meta), parse_size(size)
+    if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
+    (df, aside), classes, size = read_split(meta), split_classes(meta), parse_size(size)
     layouts = [L.name for L in parse_layouts(layouts)]
-    return _pack(df, aside, classes, layouts, size, codec, dict(source='render', render=_jsonable(render_kw)),
-                 _fingerprint(zip(df.record_id, df.y, df.path)), out, overwrite, _render_task,
+    return pack_records(df, aside, classes, layouts, size, codec, dict(source='render', render=_jsonable(render_kw)),
+                 source_fingerprint(zip(df.record_id, df.y, df.path)), out, overwrite, _render_task,
                  lambda r, todo: (r.record_id, r.path, int(r.y), todo, size, codec, render_kw), workers, batch, progress,
                  [(SOURCES_KEY, json.dumps(dict(zip(df.record_id, df.path))).encode())])  # so charts can be drawn anew
 
@@ -268,16 +290,17 @@ def pack_images(images_dir:str|Path, # folder of `<record_id>/<layout>.png`
                ) -> Path:
     "Pack an existing folder of chart PNGs into an LMDB; resumable, skips and reports bad records."
     d = Path(images_dir)
+    if codec not in CODECS: raise ValueError(f"unknown codec {codec!r}; use one of {CODECS}")
     if not d.is_dir(): raise FileNotFoundError(f"{d}: no such images folder")
-    (df, aside), classes = read_split(meta, paths=False), _classes(meta)
+    (df, aside), classes = read_split(meta, paths=False), split_classes(meta)
     layouts = [L.name for L in parse_layouts(layouts)] if layouts else sorted({p.stem for p in d.glob('*/*.png')})
     if not layouts: raise FileNotFoundError(f"{d}: no <record_id>/<layout>.png images")
     sizes = (im.shape[:2] for r in df.record_id for l in layouts if (p := d/r/f"{l}.png").is_file()
              and (im := cv2.imread(str(p), cv2.IMREAD_UNCHANGED)) is not None)
     size = next(sizes, None)  # the first readable image's; unreadable ones are reported with their record
     if size is None: raise FileNotFoundError(f"{d}: no readable image of any record in meta")
-    return _pack(df, aside, classes, layouts, size, codec, dict(source='images', images=str(d.resolve())),
-                 _fingerprint((f"{r}/{l}", y, d/r/f"{l}.png") for r, y in zip(df.record_id, df.y) for l in layouts),
+    return pack_records(df, aside, classes, layouts, size, codec, dict(source='images', images=str(d.resolve())),
+                 source_fingerprint((f"{r}/{l}", y, d/r/f"{l}.png") for r, y in zip(df.record_id, df.y) for l in layouts),
                  out, overwrite, _image_task,
                  lambda r, todo: (r.record_id, [(l, d/r.record_id/f"{l}.png") for l in todo], int(r.y), size, codec),
                  workers, batch, progress)
@@ -287,7 +310,7 @@ def _reserved(path, key):
     with _open(path).begin() as txn: return txn.get(key)
 
 def read_meta(path:str|Path, # LMDB folder
-             ) -> dict: # classes, count, size, layouts, codec, params, fingerprint, format_version, status
+             ) -> dict: # kind, classes, count, size, layouts, codec, params, fingerprint, format_version, status
     "The dataset metadata stored under `__meta__`."
     b = _reserved(path, META_KEY)
     if b is None: raise BadEntry(f"{path}/__meta__: missing key (not an ecg_vision LMDB)")
@@ -318,12 +341,13 @@ def get_chart(path:str|Path, # LMDB folder
               key:str|bytes, # entry key, `<record_id>/<layout>`
               y:int|None=None, # the label the index gives it; a value that says otherwise is a `BadEntry`
               classes=None, # class names its label must index (default: the LMDB's)
-             ) -> np.ndarray: # uint8 (H, W, 3) RGB
-    "One stored chart, decoded, its label checked; a bad entry raises `BadEntry` naming its key."
+              decode=decode_image, # decode(payload, key) -> array (`ecg_vision.signals.decode_signal` for a signal LMDB)
+             ) -> np.ndarray: # uint8 (H, W, 3) RGB (what `decode` gives)
+    "One stored chart (or entry), decoded, its label checked; a bad entry raises `BadEntry` naming its key."
     k = key if isinstance(key, bytes) else str(key).encode()
     with _open(path).begin(buffers=True) as txn:
         info, buf = unpack_value(txn.get(k), k)
-        img = decode_image(buf, k)
+        img = decode(buf, k)
     if y is not None and info.get('y') != y: raise BadEntry(f"{_kstr(k)}: label {info.get('y')} in value, {y} in index")
     if (p := _label_problem(info.get('y'), None, classes or read_meta(path)['classes'])): raise BadEntry(f"{_kstr(k)}: {p}")
     return img
@@ -331,6 +355,7 @@ def get_chart(path:str|Path, # LMDB folder
 # %% ../nbs/03_lmdb.ipynb #2576b6fb
 def problems(path:str|Path, # LMDB folder
              progress:bool=False, # show a progress bar
+             decode=decode_image, # decode(payload, key) -> array whose shape starts with the metadata's size
             ) -> dict: # {key: reason}
     "Why each bad entry of an LMDB is bad: it does not decode, or does not match the index/metadata."
     m, idx = read_meta(path), read_index(path)
@@ -344,8 +369,8 @@ def problems(path:str|Path, # LMDB folder
                 if info != want: raise BadEntry(f"{k}: value says {info}, index says {want}")
                 if (p := _label_problem(info['y'], None, classes)): raise BadEntry(f"{k}: {p}")
                 if k != f"{rid}/{lay}": raise BadEntry(f"{k}: key does not match record/layout")
-                shape = decode_image(img, k).shape
-                if shape[:2] != size: raise BadEntry(f"{k}: image {shape[:2]}, metadata says {size}")
+                shape = decode(img, k).shape
+                if shape[:2] != size: raise BadEntry(f"{k}: shape {shape[:2]}, metadata says {size}")
             except BadEntry as e: bad[k] = str(e).split(': ', 1)[-1]
         known = set(idx.key)
         for k in txn.cursor().iternext(keys=True, values=False):
@@ -358,34 +383,6 @@ def verify(path:str|Path, # LMDB folder
           ) -> list: # bad keys (empty when every entry is good)
     "Decode every entry of an LMDB and check it against its index and metadata."
     return list(problems(path))
-
-# %% ../nbs/03_lmdb.ipynb #f51d8302
-@command
-def ecgv_pack(images:str=None, # folder of <record_id>/<layout>.png to pack; without it, render the records of --meta
-              meta:str=None, # split CSV (record_id, y[, label], path); labels.json beside it gives the classes
-              out:str=None, # LMDB to write, e.g. train.lmdb
-              verify:str=None, # check this LMDB instead of packing
-              layouts:str=None, # layouts: with --images those to pack (default: all found); else to render (default: std)
-              size:str='224', # chart size when rendering (224 or HxW)
-              vary:bool=False, # when rendering: apply the ROBUST render-time variation
-              seed:int=0, # when rendering: base seed of the variation
-              workers:int=1, # render / encoding processes
-              codec:str='webp', # webp (lossless) or png
-              batch:int=64, # entries per write transaction
-              overwrite:bool=False, # start afresh instead of resuming
-             ):
-    "Pack chart PNGs (--images) or render a split's records (--meta only) into an LMDB, or verify an LMDB."
-    if verify:
-        bad = problems(verify, progress=True)
-        for k, why in bad.items(): print(f"BAD {k}: {why}")
-        n = read_meta(verify).get('count')
-        print(f"{verify}: {n} entries, {len(bad)} bad")
-        if bad: raise SystemExit(1)
-        return
-    if not (meta and out): raise SystemExit("ecgv_pack: give --meta and --out (with --images DIR to pack PNGs), or --verify LMDB")
-    if images: pack_images(images, meta, out, layouts=layouts.split(',') if layouts else None, workers=workers, codec=codec, batch=batch, overwrite=overwrite)
-    else: render_to_lmdb(meta, layouts or 'std', size, out, workers=workers, codec=codec, batch=batch, overwrite=overwrite,
-                         **(dict(variation=ROBUST, seed=seed) if vary else {}))
 
 # %% ../nbs/03_lmdb.ipynb #594ea893
 def _map_task(t):

@@ -31,6 +31,8 @@ class ArchSpec:
     source: str = 'torchvision'  # library that builds it: 'torchvision' or 'timm'
     mean: tuple = IMAGENET_MEAN  # per-channel mean of the [0, 1] RGB input its ImageNet weights expect
     std: tuple = IMAGENET_STD  # per-channel std of that input
+    kind: str = 'chart'  # what it reads: 'chart' (RGB image, 3 x size x size) or 'signal' (12 leads x size samples)
+    build: object = None  # for a model this library defines (`ecg_vision.signal_models`): a function () -> nn.Module
 
 ARCHS = {
     'mobilenet_v3_small': ArchSpec('classifier.3', 224, 'features.-1'),
@@ -296,6 +298,7 @@ def _load_file(model, path, head):
 # %% ../nbs/04_models.ipynb #5a3e0dde
 def _create(arch, spec):
     "`arch` without weights, from the library its `spec` names."
+    if spec.build is not None: return spec.build()
     if spec.source == 'timm': return _timm().create_model(model_name(arch), pretrained=False)
     return torchvision.models.get_model(arch, weights=None)
 
@@ -311,6 +314,7 @@ def build_model(arch:str,              # registry name, or any torchvision or ti
     spec = arch_spec(arch)
     if freeze not in ('head', 'full'): raise ValueError(f"freeze {freeze!r}: use head or full")
     w = str(weights)
+    if w == 'imagenet' and spec.build is not None: raise ValueError(f"arch {arch!r}: a {spec.kind} model with no ImageNet weights; use weights='none' or a state-dict file")
     model = imagenet_model(arch) if w == 'imagenet' else _create(arch, spec)
     head = _new_head(get_module(model, spec.head), n_classes)
     _init_head(head, head_init)
@@ -345,13 +349,13 @@ def _sync(dev):
 
 # %% ../nbs/04_models.ipynb #d4dc0059
 def model_cost(model:nn.Module,  # model to measure (measured on the device it lives on)
-               size:int=224,      # square input size in pixels
+               size:int|tuple=224, # square input size in pixels, or the whole input shape, e.g. (12, 5000) for a signal model
                reps:int=5,        # timed forward passes of one image (after two warm-up passes)
               ) -> dict:
     "Parameters, state-dict bytes, MACs and latency per image (median and IQR over `reps` passes) of `model` at `size`."
     p = next(model.parameters()); dev = p.device
     buf = io.BytesIO(); torch.save(model.state_dict(), buf)
-    x = torch.randn(1, 3, size, size, device=dev, dtype=p.dtype)
+    x = torch.randn(1, *((3, size, size) if np.ndim(size) == 0 else size), device=dev, dtype=p.dtype)
     was = model.training; model.eval()
     try:
         with torch.no_grad():
@@ -365,4 +369,4 @@ def model_cost(model:nn.Module,  # model to measure (measured on the device it l
     return dict(params=sum(q.numel() for q in model.parameters()),
                 trainable=sum(q.numel() for q in model.parameters() if q.requires_grad),
                 state_dict_mb=len(buf.getbuffer())/2**20, gmacs=fc.get_total_flops()/2/1e9,
-                latency_ms=float(lat*1e3), latency_iqr_ms=float((q3 - q1)*1e3), size=size, device=str(dev))
+                latency_ms=float(lat*1e3), latency_iqr_ms=float((q3 - q1)*1e3), size=size if np.ndim(size) == 0 else list(size), device=str(dev))

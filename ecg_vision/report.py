@@ -15,6 +15,7 @@ from .metrics import HEADLINE, md_table, as_float
 from .evaluate import config_name, save_figure
 from .loaders import input_size
 from .models import build_model, model_cost
+from .signal_models import input_shape
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'COST_COLS', 'RUN_KEYS', 'collapsed', 'gather_runs', 'summarise', 'summary_markdown', 'plot_cost',
@@ -63,7 +64,7 @@ def _fold(f:Path, root:Path):
 
 # %% ../nbs/06c_report.ipynb #2526ac0f
 def _arch_cost(arch, size, cache={}):
-    "model_cost of an untrained `arch` at `size`, measured once per process."
+    "model_cost of an untrained `arch` at input `size` (an int or an input shape), measured once per process."
     if (arch, size) not in cache:
         cache[(arch, size)] = model_cost(build_model(arch, weights='none'), size)
     return cache[(arch, size)]
@@ -77,7 +78,7 @@ def _run_row(f:Path, root:Path, compute_cost:bool) -> dict:
     if not params.get('arch'): raise ValueError("no params.json with 'arch' found (nor params in metrics.json)")
     if m.get('f1') is None: raise ValueError("no 'f1' in metrics.json")
     k = len(m.get('classes') or params.get('classes') or CLASSES)
-    r = dict(run=str((pj.parent if pj else f.parent).relative_to(root)), arch=params['arch'],
+    r = dict(run=str((pj.parent if pj else f.parent).relative_to(root)), arch=params['arch'], input=params.get('kind', 'chart'),
              config=params.get('config') or m.get('config') or (config_name(m['layouts']) if m.get('layouts') else ''),
              seed=params.get('seed'), fold=params.get('fold', _fold(f, root)), n=m.get('n'), n_records=m.get('n_records'))
     for c in HEADLINE:
@@ -88,7 +89,7 @@ def _run_row(f:Path, root:Path, compute_cost:bool) -> dict:
     cj = _near(f, 'cost.json', root)
     cost = json.loads(cj.read_text()) if cj else m.get('cost')
     if cost is None and compute_cost:
-        try: cost = _arch_cost(params['arch'], input_size(params)[0])  # at the size the model reads
+        try: cost = _arch_cost(params['arch'], input_shape(params['arch'], input_size(params)))  # at the input the model reads
         except Exception as e: warnings.warn(f"{f}: cost not measured ({e})")
     r.update({c: as_float((cost or {}).get(c)) for c in COST_COLS})
     return r
@@ -104,7 +105,7 @@ def gather_runs(runs_dir:str|Path, # folder holding run folders (any depth)
     for f in sorted(root.rglob('metrics.json')):
         try: rows.append(_run_row(f, root, compute_cost))
         except (ValueError, KeyError, TypeError, OSError) as e: skipped[str(f)] = f"{type(e).__name__}: {e}"
-    df = pd.DataFrame(rows, columns=None if rows else ['run', *RUN_KEYS, *HEADLINE, 'collapsed', *COST_COLS])
+    df = pd.DataFrame(rows, columns=None if rows else ['run', *RUN_KEYS, 'input', *HEADLINE, 'collapsed', *COST_COLS])
     df.attrs['skipped'] = skipped
     return df
 
@@ -119,9 +120,11 @@ def summarise(runs:pd.DataFrame, # gather_runs output
         r = dict(zip(by, key if isinstance(key, tuple) else (key,)), n_runs=len(g), n_collapsed=len(g) - len(ok), all_collapsed=ok.empty,
                  seeds=int(g.seed.nunique()), folds=int(g.fold.nunique()))
         ok = g if ok.empty else ok  # every run collapsed: report them, flagged
+        r['input'] = ','.join(dict.fromkeys(g['input'].astype(str))) if 'input' in g else 'chart'
         for c in [*HEADLINE, 'tta_f1']:
             r[f"{c}_mean"], r[f"{c}_sd"] = ok[c].mean(), ok[c].std(ddof=1) if len(ok) > 1 else float('nan')
         r['f1_all'] = g.f1.mean()
+        r['f1_lo'], r['f1_hi'] = ok.f1_lo.median(), ok.f1_hi.median()  # a run's bootstrap CI (the median over runs)
         r.update({c: g[c].median() for c in COST_COLS})  # one model's cost measured per run: the median resists a slow outlier
         q1, q3 = g.latency_ms.quantile([.25, .75]); r['latency_iqr'] = q3 - q1
         rows.append(r)
@@ -138,10 +141,13 @@ def summary_markdown(summary:pd.DataFrame, # summarise output
                     ) -> str: # markdown table
     "The summary as a readable markdown table."
     t = summary[list(by)].copy()
+    if 'input' in summary and 'input' not in by: t.insert(len(by), 'input', summary.input)
     t['runs'] = [f"{n} run{'s'*(n != 1)}, " + (f"all {c} collapsed (means over them)" if a else f"{c} collapsed" if c else "none collapsed")
                  for n, c, a in zip(summary.n_runs, summary.n_collapsed, summary.all_collapsed)]
     for c in [*HEADLINE, 'tta_f1']:
         if summary[f"{c}_mean"].notna().any(): t[HEADLINE.get(c, 'macro F1, layouts averaged')] = [_pm(m, s) for m, s in zip(summary[f"{c}_mean"], summary[f"{c}_sd"])]
+    if 'f1_lo' in summary and HEADLINE['f1'] in t:  # beside the mean: a run's own uncertainty (the median over runs)
+        t.insert(t.columns.get_loc(HEADLINE['f1']) + 1, 'macro F1 bootstrap CI', [f"{lo:.3f}–{hi:.3f}" if np.isfinite(lo) and np.isfinite(hi) else '–' for lo, hi in zip(summary.f1_lo, summary.f1_hi)])
     t['params (M)'] = (summary.params/1e6).map(lambda v: f"{v:.2f}")
     t['GMACs'] = summary.gmacs.map(lambda v: f"{v:.3f}"); t['file (MB)'] = summary.state_dict_mb.map(lambda v: f"{v:.1f}")
     t['latency (ms, median; IQR over runs)'] = [f"{m:.1f}" + (f" ({q:.1f})" if np.isfinite(q) and q > 0 else '') for m, q in zip(summary.latency_ms, summary.latency_iqr)]
@@ -157,10 +163,10 @@ def plot_cost(summary:pd.DataFrame, # summarise output
     names = summary.arch.astype(str) if 'arch' in summary else pd.Series(summary.index.astype(str), index=summary.index)
     marks = dict(zip(sorted(group.unique()), 'os^Dvx*'))
     dead = summary.all_collapsed.astype(bool) if 'all_collapsed' in summary else pd.Series(False, index=summary.index)
-    for ax, (c, xl) in zip(axs, [('gmacs', 'GMACs per image'), ('params', 'parameters'), ('state_dict_mb', 'file size (MB)')]):
+    for ax, (c, xl) in zip(axs, [('gmacs', 'GMACs per input (chart or signal)'), ('params', 'parameters'), ('state_dict_mb', 'file size (MB)')]):
         for cfg, g in summary.groupby(group):
             ok = g[~dead[g.index]]
-            ax.errorbar(ok[c], ok.f1_mean, yerr=ok.f1_sd.fillna(0), fmt=marks[cfg], ms=5, capsize=2, label=f"config {cfg}")
+            ax.errorbar(ok[c], ok.f1_mean, yerr=ok.f1_sd.fillna(0), fmt=marks[cfg], ms=5, capsize=2, label='signals' if cfg == 'signal' else f"config {cfg}")
             for x, y, a in zip(g[c], g.f1_mean, names[g.index]): ax.annotate(a, (x, y), fontsize=6, xytext=(3, 3), textcoords='offset points')
         if dead.any(): ax.scatter(summary[c][dead], summary.f1_mean[dead], marker='x', color='red', s=40, label='every run collapsed')
         if reference is not None: ax.axhline(reference, ls='--', lw=1, color='grey', label=f'published {reference:.3f} (ConvNeXt-base)')

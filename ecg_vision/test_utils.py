@@ -14,6 +14,7 @@ from .data import CLASSES
 from .split import make_split
 from .synth import make_synth
 from .lmdb import read_meta, render_to_lmdb
+from .signals import signals_to_lmdb
 from .models import build_model
 from .train import TrainConfig, run_params, train
 from fastai.data.core import DataLoaders
@@ -50,10 +51,14 @@ def tiny_lmdbs(folder:str|Path, # where to write synth/, train.lmdb and test.lmd
                layouts:str='std', # layouts (see `ecg_vision.charts.parse_layouts`)
                seed:int=0, # seed of the records and the split
                test_size:float=0.2, # share of records in the test split
+               kind:str='chart', # 'chart': rendered charts; 'signal': the records' signals (`size` and `layouts` unused)
               ) -> dict: # train, test (LMDB paths), split (make_split's result)
-    "A small synthetic dataset rendered into a train and a test LMDB (for examples, tests and smoke runs)."
+    "A small synthetic dataset rendered (or its signals stored) into a train and a test LMDB (for examples, tests and smoke runs)."
     folder = Path(folder); sp = synth_split(folder/'synth', n, seed, test_size)
-    return dict(split=sp, **{k: render_to_lmdb(sp[k], layouts, size, folder/f'{k}.lmdb', progress=False) for k in ('train', 'test')})
+    if kind not in ('chart', 'signal'): raise ValueError(f"kind {kind!r}: use chart or signal")
+    pack = (lambda k, out: signals_to_lmdb(sp[k], out, progress=False)) if kind == 'signal' else \
+           (lambda k, out: render_to_lmdb(sp[k], layouts, size, out, progress=False))
+    return dict(split=sp, **{k: pack(k, folder/f'{k}.lmdb') for k in ('train', 'test')})
 
 # %% ../nbs/97_test_utils.ipynb #7968c16f
 def fake_run(out:str|Path, # the run folder to write

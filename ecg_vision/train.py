@@ -22,16 +22,19 @@ from .core import abs_path, atomic_write, command, config_flags, live_progress, 
 from .data import CLASSES
 from .split import group_kfold
 from .capture import CaptureCallback, TRAIN
-from .lmdb import read_meta
-from .loaders import ChartDataset, IMAGENET_MEAN, IMAGENET_STD, chart_dls
+from .lmdb import read_index, read_meta
+from .loaders import IMAGENET_MEAN, IMAGENET_STD, chart_dls
+from .signals import lmdb_kind, signal_dls
 from .models import arch_spec, build_model, split_head
+from . import signal_models  # adds the signal architectures to the registry: build_model and load_run know them
 from .callbacks import EpochLog, ResumablePlateau, Redraw, Tracker, distrib, epoch_lines, run_device, save_state
 from .calibrate import CALIBRATION, calibrate_model, read_calibration, write_calibration
 
 # %% auto #0
 __all__ = ['PATH_KEYS', 'FIT_STAGES', 'IMAGENET_STATS', 'RUN_FILES', 'TrainConfig', 'config_paths', 'load_config', 'opt_func',
            'step_sched', 'class_weights', 'run_precision', 'fit_stage', 'norm_stats', 'run_params', 'check_same_run',
-           'clear_run', 'valid_logits', 'fit_run', 'kfold', 'final_from_folds', 'train', 'load_run', 'ecgv_train']
+           'clear_run', 'valid_logits', 'run_dls', 'fit_run', 'kfold', 'final_from_folds', 'train', 'load_run',
+           'ecgv_train']
 
 # %% ../nbs/05c_train.ipynb #0f5abd49
 @dataclass
@@ -157,7 +160,7 @@ def fit_stage(cfg:TrainConfig, dls, stage:str, run_dir:Path, n_classes:int, weig
     if cfg.quiet or not live_progress():  # in a log (Slurm, papermill, CI) bars would print every redraw
         learn.remove_cb(ProgressCallback)
         learn.logger = noop if cfg.quiet or rank_distrib() else epoch_lines(stage, n_epoch, lambda: learn.recorder.metric_names)
-    if dev.type == 'cuda': learn.add_cb(ChannelsLast())
+    if dev.type == 'cuda' and arch_spec(cfg.arch).kind == 'chart': learn.add_cb(ChannelsLast())
     if (prec := run_precision(cfg, dev)) in ('bf16', 'fp16'): learn.to_bf16() if prec == 'bf16' else learn.to_fp16()
     if stage == 'head': learn.freeze()  # fastai: backbone group frozen, its BatchNorm layers still train (train_bn)
     if ckpt: learn.create_opt(); learn.opt.load_state_dict(ckpt['opt']); _trim_log(run_dir/'log.csv', stage, start)
@@ -189,11 +192,12 @@ def _results(run_dir:Path, best:float) -> dict:
 # %% ../nbs/05c_train.ipynb #be6241c6
 def run_params(cfg:TrainConfig, # the run
                meta:dict, # the training LMDB's metadata (`ecg_vision.lmdb.read_meta`)
+               stats=None, # the input normalisation (mean, std) the DataLoaders used (None: the arch's, `norm_stats`)
                **extra, # more keys: split sizes, device, precision, k-fold summary
               ) -> dict:
     "The `params.json` of a run: its whole config (paths relative to the run folder) and what later stages need."
-    mean, std = norm_stats(cfg.arch)
-    return dict(asdict(cfg), lmdb=rel_path(cfg.lmdb, cfg.out), out='.', lmdb_fingerprint=meta.get('fingerprint'),
+    mean, std = stats or norm_stats(cfg.arch)
+    return dict(asdict(cfg), lmdb=rel_path(cfg.lmdb, cfg.out), out='.', kind=lmdb_kind(meta), lmdb_fingerprint=meta.get('fingerprint'),
                 classes=list(meta['classes']), n_classes=len(meta['classes']), layouts=list(meta['layouts']),
                 chart_size=list(meta['size']), input_size=[cfg.size]*2 if cfg.size else list(meta['size']), mean=mean, std=std,
                 versions=dict(torch=torch.__version__, torchvision=torchvision.__version__, fastai=fastai.__version__), **extra)
@@ -258,6 +262,20 @@ def _calibrate(cfg:TrainConfig, dls, run_dir:Path, n_classes:int) -> dict:
     model.load_state_dict(torch.load(run_dir/'model.pth', map_location='cpu', weights_only=True))
     return write_calibration(run_dir, *valid_logits(model.to(dls.device), dls))
 
+# %% ../nbs/05c_train.ipynb #417c9891
+def run_dls(cfg:TrainConfig, # the run
+            meta:dict, # its training LMDB's metadata
+            valid_idx=None, # explicit validation positions in the LMDB index (k-fold), else `cfg.valid_pct`
+            dev=None, # device of the batches
+           ) -> 'DataLoaders': # `.stats`: the signals' per-lead (mean, std), for a signal LMDB
+    "The DataLoaders of a run, for the kind of input its LMDB holds (charts or signals) and its arch reads."
+    kind, reads = lmdb_kind(meta), arch_spec(cfg.arch).kind
+    if kind != reads: raise ValueError(f"{cfg.lmdb}: holds {kind}s, but arch {cfg.arch!r} reads {reads}s")
+    if kind == 'chart': return chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev,
+                                         stats=norm_stats(cfg.arch), redraw=cfg.redraw)
+    if cfg.size or cfg.capture or cfg.redraw: raise ValueError(f"{cfg.lmdb}: holds signals; size, capture and redraw apply to charts")
+    return signal_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.num_workers, cfg.aug, valid_idx, dev)
+
 # %% ../nbs/05c_train.ipynb #6956a457
 def fit_run(cfg:TrainConfig,     # the run
             valid_idx=None,      # explicit validation positions in the LMDB index (k-fold), else `cfg.valid_pct`
@@ -268,13 +286,12 @@ def fit_run(cfg:TrainConfig,     # the run
     if done: return done
     run_dir = Path(cfg.out); set_seed(cfg.seed)
     dev, classes = run_device(cfg.device), list(meta['classes'])
-    dls = chart_dls(cfg.lmdb, cfg.valid_pct, cfg.bs, cfg.seed, cfg.size or None, cfg.num_workers, cfg.aug, valid_idx, dev,
-                    stats=norm_stats(cfg.arch), redraw=cfg.redraw)
+    dls = run_dls(cfg, meta, valid_idx, dev)
     if len(dls.train_ds) == 0 or len(dls.valid_ds) == 0:
-        raise ValueError(f"{cfg.lmdb}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation charts; "
+        raise ValueError(f"{cfg.lmdb}: {len(dls.train_ds)} training and {len(dls.valid_ds)} validation {lmdb_kind(meta)}s; "
                          f"a run needs both (more records, or another valid_pct than {cfg.valid_pct})")
     if not rank_distrib():
-        atomic_write(run_dir/'params.json', json.dumps(run_params(cfg, meta, n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
+        atomic_write(run_dir/'params.json', json.dumps(run_params(cfg, meta, getattr(dls, 'stats', None), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
             device=str(dev), precision_used=run_precision(cfg, dev), world_size=max(num_distrib(), 1)), indent=1))
     stages, best = FIT_STAGES if cfg.stage == 'both' else (cfg.stage,), None
     cbs = [*(cbs or []), *([CaptureCallback(TRAIN, p=cfg.capture, seed=cfg.seed)] if cfg.capture else []), *([Redraw()] if cfg.redraw else [])]
@@ -295,7 +312,7 @@ def fit_run(cfg:TrainConfig,     # the run
 def kfold(cfg:TrainConfig, cbs=None) -> pd.DataFrame:
     "Per-fold best metrics of `cfg.folds`-fold CV by record, with mean and sd rows."
     if cfg.folds < 2: raise ValueError(f"folds {cfg.folds}: k-fold needs at least 2")
-    splits = group_kfold(ChartDataset(cfg.lmdb).index, cfg.folds, cfg.seed)
+    splits = group_kfold(read_index(cfg.lmdb), cfg.folds, cfg.seed)
     rows = {}
     for i, (_, va) in enumerate(splits):
         r = fit_run(replace(cfg, out=str(Path(cfg.out)/f'fold{i}'), folds=1), valid_idx=va, cbs=cbs)
@@ -366,7 +383,7 @@ def load_run(path:str|Path, # run folder, or a .pth state dict inside one (param
     mean, std = norm_stats(params['arch'])
     cal = read_calibration(run) if path.is_dir() or pth.name == 'model.pth' else None  # a head.pth has no temperature of its own
     t = float(cal['temperature']) if cal and calibrated else 1.
-    params = dict(params, classes=classes, run_dir=str(run), mean=params.get('mean', mean), std=params.get('std', std), temperature=t,
+    params = dict(params, classes=classes, run_dir=str(run), kind=params.get('kind', 'chart'), mean=params.get('mean', mean), std=params.get('std', std), temperature=t,
                   lmdb=str(abs_path(params['lmdb'], run)) if params.get('lmdb') else '')
     return calibrate_model(model.to(device).eval(), t), params
 

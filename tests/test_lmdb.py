@@ -35,7 +35,7 @@ def _run(*args):
     cmd = shutil.which('ecgv_pack')
     if cmd is None:
         cmd = Path(os.environ.get('TMPDIR', '/tmp'))/'_ecgv_pack.py'
-        cmd.write_text('from ecg_vision.lmdb import ecgv_pack\necgv_pack()\n'); cmd = [sys.executable, str(cmd)]
+        cmd.write_text('from ecg_vision.signals import ecgv_pack\necgv_pack()\n'); cmd = [sys.executable, str(cmd)]
     return subprocess.run([*([cmd] if isinstance(cmd, str) else cmd), *args], capture_output=True, text=True, timeout=300)
 
 def test_round_trip_and_no_pickle(pngs, tmp_path):
