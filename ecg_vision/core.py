@@ -21,7 +21,7 @@ def in_test() -> bool:
 
 # %% ../nbs/00_core.ipynb #3c1f1ef3
 def in_job() -> bool:
-    "True inside a job runner (Slurm task, `ecgv_demo`, papermill through `ecg_vision.slurm`)."
+    "True inside a job runner (Slurm task, `ecgv_demo`, papermill through `ecg_vision.jobs`)."
     return bool(os.environ.get('ECGV_JOB'))
 
 # %% ../nbs/00_core.ipynb #91bb9942

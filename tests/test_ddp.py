@@ -59,7 +59,7 @@ def test_ddp_cpu_matches_single_process(lmdb, tmp_path):
     assert 'rank 1/2 (gloo, cpu)' in p.stdout and 'rank 0/2 (gloo, cpu)' in p.stdout
     prm = json.loads((ddp/'params.json').read_text())
     assert prm['world_size'] == 2 and prm['device'] == 'cpu' and prm['n_valid'] % 2 == 1
-    assert sorted(f.name for f in ddp.iterdir()) == ['log.csv', 'model.pth', 'params.json', 'results.json']
+    assert sorted(f.name for f in ddp.iterdir()) == ['calibration.json', 'log.csv', 'model.pth', 'params.json', 'results.json']
     log = pd.read_csv(ddp/'log.csv')
     assert log.epoch.tolist() == [0, 1]  # one writer: each epoch once
     # each rank trained on its own half of every epoch's shuffled order; together they cover the training split

@@ -25,10 +25,13 @@ def jobs(w:str) -> list:
         ('split', '00b_split', dict(data=f'{w}/synth', out=f'{w}/split', seed=7, test_size=0.3)),
         ('charts', '02a_charts', dict(data=f'{w}/split', meta='split_test.csv', layouts='std', size=48, out=f'{w}/pngs', workers=2)),
         ('capture', '02b_capture', dict(rhythm='SB', size=96, severity=1.5, seed=2)),
+        ('frontend', '02d_frontend', dict(image=str(FIX/'images'/'eik_PTB_XL_op_00003.jpg'), out=f'{w}/traced.png')),
+        ('normalise', '02e_normalise', dict(image=str(FIX/'images'/'eik_PTB_XL_op_00003.jpg'), layout='2x6', size='96', route='warp', out=f'{w}/normalise')),
         ('lmdb_train', '03_lmdb', dict(meta=f'{w}/split/split_train.csv', config='config1', size=48, vary=True, out=f'{w}/train.lmdb')),
         ('lmdb_test', '03_lmdb', dict(meta=f'{w}/split/split_test.csv', config='config1', size=48, out=f'{w}/test.lmdb')),
         ('loaders', '03b_loaders', dict(n_records=10, config='std', size=48, bs=4, aug=False, out=f'{w}/loaders')),
         ('signals', '03c_signals', dict(meta=f'{w}/split/split_train.csv', length=4000, bs=4, aug=False, out=f'{w}/train_signals.lmdb')),
+        ('rhythm', '04c_rhythm', dict(out=f'{w}/rhythm.json', n=120, seed=2)),
         ('train', '05c_train', dict(lmdb=f'{w}/train.lmdb', arch='resnet18', weights='none', stage='full', epochs=2, bs=8, seed=1, out=f'{w}/run')),
         ('evaluate', '06b_evaluate', dict(lmdb=f'{w}/test.lmdb', run_dir=f'{w}/run', tta=False, n_boot=30, out=f'{w}/run/eval')),
         ('report', '06c_report', dict(runs_dir=f'{w}/run', by='arch', skip_cost=True, out=f'{w}/report')),
@@ -45,6 +48,7 @@ def jobs(w:str) -> list:
 
 CHECKS = {  # id -> what the job must have written (beyond finishing without an error)
     'synth': ['synth/Diagnostics.csv'], 'split': ['split/split_train.csv', 'split/labels.json'], 'lmdb_train': ['train.lmdb/data.mdb'], 'signals': ['train_signals.lmdb/data.mdb'],
+    'frontend': ['traced.png'], 'normalise': ['normalise/chart.png', 'normalise/debug.png'], 'rhythm': ['rhythm.json'],
     'train': ['run/model.pth', 'run/calibration.json'], 'evaluate': ['run/eval/metrics.json'], 'report': ['report/summary.md'],
     'robustness': ['robust/robustness.csv'], 'search': ['search/trials.csv'], 'explain': ['explain/lead_attribution.csv'],
     'predict': ['predict/cam.png'], 'jobs': ['jobs/task_0.json'], 'slurm': ['slurm/ecgv-00b_split.sbatch'], 'demo': ['demo/REPORT.md']}

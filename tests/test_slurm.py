@@ -1,4 +1,4 @@
-"""ecg_vision.slurm end to end: the console command, the task runner, and a real Slurm cluster.
+"""ecg_vision.slurm and .pipeline end to end: the console command, the task runner, and a real Slurm cluster.
 
 The cluster tests need a running Slurm (`.ci/slurm_up.sh` starts a one-node one). Without `sbatch` they are skipped,
 unless ECGV_REQUIRE_SLURM is set: then a missing or stopped cluster is a failure, never a silent skip.
@@ -16,7 +16,7 @@ from ecg_vision.jobs import nb_errors
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT/'tests/fixtures/stage_tiny.ipynb'  # 3-second stand-in stage: resumable steps, optional failure
 SYNTH = ROOT/'nbs/01_synth.ipynb'              # the real (cheap) stage notebook
-CLI = [sys.executable, '-m', 'ecg_vision.slurm']
+CLI = [sys.executable, '-m', 'ecg_vision.pipeline']
 TIMEOUT = 300  # seconds any one Slurm wait may take
 
 
