@@ -31,7 +31,9 @@ def test_other_layout_read_by_its_rows():
     fe = normalise(photo)
     assert fe.source_layout == '2x6' and len(fe.rows) == 6
     assert fe.mask[0, :2500].mean() > .8 and not fe.mask[0, 2500:].any() and fe.mask[6, 2500:].mean() > .8  # I: 0-5 s, V1: 5-10 s
-    assert best_corr(fe.signal[1, :2500], sig[1, :2500]) > .6  # II: first column, 0-5 s
+    # II from the first column (0-5 s), V1 from the second (5-10 s); in 2x6 photos the time origin of a column can be off by
+    # up to ~0.1 s (the shape is read; the start is not yet), hence the 60-sample shift allowed here
+    assert best_corr(fe.signal[1, :2500], sig[1, :2500], lag=60) > .7 and best_corr(fe.signal[6, 2500:], sig[6, 2500:], lag=60) > .7
 
 @pytest.mark.parametrize('img,why', [(np.random.default_rng(0).integers(0, 255, (600, 800, 3), np.uint8), 'no chart grid found'),
                                      (np.full((500, 700, 3), 235, np.uint8), 'no chart grid found')])
