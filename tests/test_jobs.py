@@ -43,7 +43,7 @@ def jobs(w:str) -> list:
         ('jobs', '09_jobs', dict(n=5, out=f'{w}/jobs')),
         ('slurm', '09c_pipeline', dict(notebook='00b_split.ipynb', n=3, out=f'{w}/slurm')),
         ('demo', '10_demo', dict(out=f'{w}/demo', n=20, size=48, arch='resnet18', head_epochs=0, epochs=1, search_lrs='', explain_n=1,
-                                 workers=1, capture=0., robust=False)),
+                                 workers=1, capture=0., robust=False, rhythm_n=80)),
     ]
 
 CHECKS = {  # id -> what the job must have written (beyond finishing without an error)

@@ -195,7 +195,7 @@ def test_readme_demo_in_fresh_venv_without_dev_extras(clean_venv, tmp_path):
     assert cmd == 'pip install -e . && ecgv_demo --out demo_out', cmd
     env = {**os.environ, 'PATH': f"{clean_venv/'bin'}:{os.environ['PATH']}", 'VIRTUAL_ENV': str(clean_venv), 'PYTHONPATH': ''}
     env.pop('PYTHONHOME', None)
-    demo = cmd.replace('ecgv_demo --out demo_out', f"ecgv_demo --out {tmp_path/'demo_out'} --n 60 --epochs 1 --size 64")
+    demo = cmd.replace('ecgv_demo --out demo_out', f"ecgv_demo --out {tmp_path/'demo_out'} --n 60 --epochs 1 --size 64 --rhythm_n 100")
     p = subprocess.run(['bash', '-c', demo.replace('pip install -e .', f'pip install -q -e {ROOT}')], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=2400)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
