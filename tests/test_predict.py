@@ -67,3 +67,17 @@ def test_a_photo_and_a_cat(trained, tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and 'cat.png' in r.stderr
     f = run('ecgv_predict', tmp_path/'cat.png', '--model', trained, '--force')
     assert 'predicted:' in f.stdout and 'front end refused' in f.stdout
+
+def test_readme_predict_command(trained, tmp_path):
+    "README's ecgv_predict line as written: a folder of photos, a glob of records, a CSV and a folder of figures."
+    import re
+    from conftest import ROOT
+    cmd = next(c for c in re.findall(r'```sh\n(.*?)```', (ROOT/'README.md').read_text(), flags=re.S) if 'ecgv_predict' in c).strip()
+    assert cmd == 'ecgv_predict photos/ records/*.hea --model demo_out/run --out preds.csv --cam figures/', cmd
+    shutil.copytree(FIX/'images', tmp_path/'photos'); shutil.copytree(FIX/'wfdb', tmp_path/'records')
+    shutil.copytree(trained, tmp_path/'demo_out'/'run')  # another run than the demo's: the command is the same
+    p = run('bash', '-c', cmd + ' --threshold 0.5', cwd=tmp_path)
+    df = pd.read_csv(tmp_path/'preds.csv')
+    n_img, n_rec = len(list((tmp_path/'photos').glob('*.jpg'))), len(list((tmp_path/'records').glob('*.hea')))
+    assert len(df) == n_img + n_rec + 1 and 'wrote preds.csv' in p.stdout  # + photos/labels.csv, a row with its error
+    assert len(list((tmp_path/'figures').glob('*.png'))) >= n_rec
