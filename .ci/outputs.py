@@ -11,7 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SUBS = [(re.compile(re.escape(str(ROOT/'nbs')) + r'/?'), ''), (re.compile(re.escape(str(ROOT))), '.'),
         (re.compile(r'(/private)?' + re.escape(tempfile.gettempdir()) + r'/ecgv-test-cache/[\w.-]+/'), '<cache>/'),
-        (re.compile(r'(/private)?' + re.escape(tempfile.gettempdir()) + r'/[\w.-]+/'), '<tmp>/')]
+        (re.compile(r'(/private)?' + re.escape(tempfile.gettempdir()) + r'/[\w.-]+/'), '<tmp>/'),
+        (re.compile(r'(/private)?' + re.escape(tempfile.gettempdir()) + r'/[\w.-]+'), '<tmp>'),  # a temporary folder itself
+        (re.compile(r'/\S*?/(site|dist)-packages/'), '<site-packages>/'),                      # installed libraries
+        (re.compile(re.escape(str(Path.home())) + r'/'), '~/')]                                  # the home folder
 
 
 def scrub(s:str) -> str:
