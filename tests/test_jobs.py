@@ -51,7 +51,7 @@ CHECKS = {  # id -> what the job must have written (beyond finishing without an 
     'frontend': ['traced.png'], 'normalise': ['normalise/chart.png', 'normalise/debug.png'], 'rhythm': ['rhythm.json'],
     'train': ['run/model.pth', 'run/calibration.json'], 'evaluate': ['run/eval/metrics.json'], 'report': ['report/summary.md'],
     'robustness': ['robust/robustness.csv'], 'search': ['search/trials.csv'], 'explain': ['explain/lead_attribution.csv'],
-    'predict': ['predict/cam.png'], 'jobs': ['jobs/task_0.json'], 'slurm': ['slurm/ecgv-00b_split.sbatch'], 'demo': ['demo/REPORT.md']}
+    'predict': ['predict/predictions.csv'], 'jobs': ['jobs/task_0.json'], 'slurm': ['slurm/ecgv-00b_split.sbatch'], 'demo': ['demo/REPORT.md']}
 
 
 def test_every_stage_notebook_is_a_job():
