@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_data.ipynb #1265b263
 from __future__ import annotations
-import ast, hashlib, io, os, re
+import ast, hashlib, io, os, re, tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -160,16 +161,34 @@ def _read_chapman_csv(path):
         df = df[[names[l.lower()] for l in LEADS]]
     return df.to_numpy().T / 1000.
 
+# %% ../nbs/00_data.ipynb #a4168d16
+@contextmanager
+def _wfdb_readable(stem:Path):
+    "`stem`, or a temporary copy whose header's record line names the record without an extension (some CinC headers read `E00666.mat 12 500 5000`)."
+    lines = read_text(stem.with_suffix('.hea')).splitlines()
+    i = next((k for k, l in enumerate(lines) if l.strip() and not l.lstrip().startswith('#')), None)
+    if i is None or not re.match(r'\S+\.(mat|dat)\s', lines[i]): yield stem; return
+    with tempfile.TemporaryDirectory(prefix='ecgv-wfdb-') as d:
+        d = Path(d); lines[i] = re.sub(r'^(\S+?)\.(mat|dat)(?=\s)', r'\1', lines[i])
+        (d/f"{stem.name}.hea").write_text('\n'.join(lines) + '\n')
+        for f in stem.parent.glob(f"{stem.name}.*"):
+            if f.suffix != '.hea': (d/f.name).symlink_to(f.resolve())
+        yield d/stem.name
+
 # %% ../nbs/00_data.ipynb #e725e90d
 _BYTES = {'8': 1, '16': 2, '24': 3, '32': 4, '61': 2, '80': 1, '160': 2, '212': 1.5, '310': 4/3, '311': 4/3}
 
 def _read_wfdb(path, fs):
     "Read a WFDB record (.hea/.mat) as (12, n) mV, leads reordered by name, resampled to `fs`."
-    import wfdb
-    from scipy.signal import resample_poly
     stem = Path(path).with_suffix(''); hea = stem.with_suffix('.hea')
     read_text(hea)                                   # binary, UTF-16 or Latin-1 headers fail here, with the cause
-    try: h = wfdb.rdheader(str(stem))
+    with _wfdb_readable(stem) as st: return _wfdb_signal(path, stem, hea, st, fs)
+
+def _wfdb_signal(path, stem, hea, st, fs):
+    "The checks and the signal of `_read_wfdb`; `st` is the stem wfdb reads (`stem`, or its repaired copy)."
+    import wfdb
+    from scipy.signal import resample_poly
+    try: h = wfdb.rdheader(str(st))
     except Exception as e: raise MalformedECG(hea, f"unreadable WFDB header ({type(e).__name__}: {e})") from None
     if not (h.fs and RATE_HZ[0] <= h.fs <= RATE_HZ[1]): raise MalformedECG(hea, f"sampling rate {h.fs} Hz in the header is outside {RATE_HZ[0]}-{RATE_HZ[1]} Hz")
     for fn in dict.fromkeys(h.file_name or []):
@@ -177,7 +196,7 @@ def _read_wfdb(path, fs):
         if not f.is_file(): raise MalformedECG(hea, f"signal file {fn} named in the header is missing")
         need = (h.byte_offset[k[0]] or 0 if h.byte_offset else 0) + int(np.ceil(len(k)*(h.sig_len or 0)*_BYTES.get(str(h.fmt[k[0]]), 0)))
         if f.stat().st_size < need: raise MalformedECG(f, f"truncated: {f.stat().st_size} bytes, the header's {len(k)} × {h.sig_len} samples need {need}")
-    try: rec = wfdb.rdrecord(str(stem))
+    try: rec = wfdb.rdrecord(str(st))
     except Exception as e: raise MalformedECG(path, f"unreadable WFDB record ({type(e).__name__}: {e})") from None
     names = [n.strip().lower() for n in rec.sig_name]
     missing = [l for l in LEADS if l.lower() not in names]

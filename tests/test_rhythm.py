@@ -23,8 +23,8 @@ def test_json_model_predicts_real_records_exactly_as_sklearn():
     tr = synth_features(120, seed=5)
     m = GradientBoostingClassifier(n_estimators=25, max_depth=3, subsample=0.8, random_state=0).fit(tr[FEATURES].to_numpy(np.float32), tr.y)
     js = json.loads(json.dumps(gbm_to_json(m, FEATURES)))
-    X = feature_table({p.stem: p for p in sorted((FIX/'wfdb').glob('*.hea'))})
-    assert len(X) == 21 and list(X.attrs['errors']) == ['E00666']          # its header is malformed: reported, skipped
+    X = feature_table({**{p.stem: p for p in sorted((FIX/'wfdb').glob('*.hea'))}, 'missing': FIX/'wfdb'/'missing.hea'})
+    assert len(X) == 22 and list(X.attrs['errors']) == ['missing']  # every fixture read (E00666's odd header too); a missing file reported, skipped
     np.testing.assert_allclose(predict_proba(js, X), m.predict_proba(X[FEATURES].to_numpy(np.float32)), rtol=0, atol=1e-12)
 
 def test_ecgv_rhythm_command_writes_a_json_model(tmp_path):
