@@ -163,9 +163,11 @@ def _read_chapman_csv(path):
 
 # %% ../nbs/00_data.ipynb #a4168d16
 @contextmanager
-def _wfdb_readable(stem:Path):
+def _wfdb_readable(stem:Path, # record path without extension
+                   header:str, # the text of its .hea file (read once, by the caller)
+                  ):
     "`stem`, or a temporary copy whose header's record line names the record without an extension (some CinC headers read `E00666.mat 12 500 5000`)."
-    lines = read_text(stem.with_suffix('.hea')).splitlines()
+    lines = header.splitlines()
     i = next((k for k, l in enumerate(lines) if l.strip() and not l.lstrip().startswith('#')), None)
     if i is None or not re.match(r'\S+\.(mat|dat)\s', lines[i]): yield stem; return
     with tempfile.TemporaryDirectory(prefix='ecgv-wfdb-') as d:
@@ -181,8 +183,8 @@ _BYTES = {'8': 1, '16': 2, '24': 3, '32': 4, '61': 2, '80': 1, '160': 2, '212': 
 def _read_wfdb(path, fs):
     "Read a WFDB record (.hea/.mat) as (12, n) mV, leads reordered by name, resampled to `fs`."
     stem = Path(path).with_suffix(''); hea = stem.with_suffix('.hea')
-    read_text(hea)                                   # binary, UTF-16 or Latin-1 headers fail here, with the cause
-    with _wfdb_readable(stem) as st: return _wfdb_signal(path, stem, hea, st, fs)
+    text = read_text(hea)                            # binary, UTF-16 or Latin-1 headers fail here, with the cause
+    with _wfdb_readable(stem, text) as st: return _wfdb_signal(path, stem, hea, st, fs)
 
 def _wfdb_signal(path, stem, hea, st, fs):
     "The checks and the signal of `_read_wfdb`; `st` is the stem wfdb reads (`stem`, or its repaired copy)."
