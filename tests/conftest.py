@@ -1,4 +1,4 @@
-import os, subprocess
+import os, shutil, subprocess
 from pathlib import Path
 import pytest
 
@@ -11,6 +11,25 @@ def run(*args, cwd=None, check=True, timeout=600):
                        env={**os.environ, 'MPLBACKEND': 'Agg'})
     if check and p.returncode != 0: raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p
+
+@pytest.fixture
+def slurm():
+    "The one-node test cluster: skip without Slurm (unless ECGV_REQUIRE_SLURM is set), fail when it is installed but not up."
+    if not shutil.which('sbatch'):
+        if os.environ.get('ECGV_REQUIRE_SLURM'): pytest.fail('ECGV_REQUIRE_SLURM is set but sbatch is not on PATH: run .ci/slurm_up.sh first')
+        pytest.skip('no Slurm here (sbatch missing); set ECGV_REQUIRE_SLURM=1 to make this a failure')
+    r = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True, text=True)
+    if r.returncode or not {'idle', 'mixed', 'allocated'} & set(r.stdout.split()):
+        pytest.fail(f"Slurm is installed but no node is up ({(r.stderr or r.stdout).strip()}): run .ci/slurm_up.sh")
+
+
+GROUPS = {'slurm': 'slurm', 'clean_venv': 'venv'}  # fixture -> the one xdist worker its tests share
+
+def pytest_collection_modifyitems(items):
+    "Under `pytest -n N --dist loadgroup`, tests of the one Slurm node run one after another on one worker, as do the tests of the clean venv (made once)."
+    for it in items:
+        if g := next((g for f, g in GROUPS.items() if f in it.fixturenames), None): it.add_marker(pytest.mark.xdist_group(g))
+
 
 @pytest.fixture(scope='session')
 def synth_dir(tmp_path_factory):

@@ -2,7 +2,7 @@
 05_callbacks' docs and of `slurm/ddp.sbatch`. Each rank trains on its own shard, rank 0 alone writes the run folder, the
 logged validation metrics are those of the saved model on the whole validation split, and a killed run resumes.
 """
-import json, os, shutil, signal, subprocess, time
+import json, os, signal, subprocess, time
 from pathlib import Path
 import pandas as pd, pytest, torch
 
@@ -108,11 +108,8 @@ def test_ddp_killed_resumes(lmdb, tmp_path):
     assert json.loads((out/'results.json').read_text())['epochs_run'] == 6 and not (out/'last.pth').exists()
 
 
-def test_ddp_sbatch(lmdb, tmp_path):
+def test_ddp_sbatch(lmdb, tmp_path, slurm):
     "slurm/ddp.sbatch on the one-node test cluster: srun + torchrun over c10d, 2 gloo ranks, one run folder."
-    if not shutil.which('sbatch'):
-        if os.environ.get('ECGV_REQUIRE_SLURM'): pytest.fail('ECGV_REQUIRE_SLURM is set but sbatch is not on PATH: run .ci/slurm_up.sh')
-        pytest.skip('no Slurm here (sbatch missing); set ECGV_REQUIRE_SLURM=1 to make this a failure')
     out, logf = tmp_path/'ddp', tmp_path/'ddp.out'
     p, _ = _run(['sbatch', '--parsable', '--wait', '--nodes', 1, '--cpus-per-task', 2, '--mem', '4G', '--time', '00:10:00',
                  f'--output={logf}', 'slurm/ddp.sbatch', '--lmdb', lmdb, *FLAGS, '--epochs', 1, '--out', out],

@@ -1,6 +1,6 @@
 "ecgv_eval end to end (a subprocess on a tiny run). The metrics, intervals and tables are tested in 06_metrics and 06b_evaluate."
 import json
-import pandas as pd, pytest, torch
+import pandas as pd, pytest
 from sklearn import metrics as skm
 from conftest import run
 from ecg_vision.data import CLASSES

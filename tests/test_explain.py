@@ -2,7 +2,7 @@
 import json
 import numpy as np, pandas as pd, pytest
 from PIL import Image
-from conftest import run, FIX
+from conftest import run
 from ecg_vision.data import LEADS
 
 SIZE = 64

@@ -7,7 +7,7 @@ Needs a PostgreSQL server (`.ci/pg_up.sh` starts one and prints its URL; `ECGV_P
 array, a Slurm cluster (`.ci/slurm_up.sh`). Without them these tests skip, unless ECGV_REQUIRE_PG / ECGV_REQUIRE_SLURM
 are set (CI sets both): then a missing server is a failure, never a silent skip.
 """
-import importlib.util, json, os, re, shutil, signal, socket, subprocess, time, uuid
+import importlib.util, json, os, re, signal, socket, subprocess, time, uuid
 from pathlib import Path
 import optuna, pytest
 from optuna.trial import TrialState
@@ -34,15 +34,6 @@ def _missing(msg:str):
     pytest.skip(msg + '; set ECGV_REQUIRE_PG=1 to make this a failure')
 
 
-def _need_slurm():
-    if not shutil.which('sbatch'):
-        if os.environ.get('ECGV_REQUIRE_SLURM'): pytest.fail('ECGV_REQUIRE_SLURM is set but sbatch is not on PATH: run .ci/slurm_up.sh')
-        pytest.skip('no Slurm here (sbatch missing); set ECGV_REQUIRE_SLURM=1 to make this a failure')
-    r = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True, text=True)
-    if r.returncode or not {'idle', 'mixed', 'allocated'} & set(r.stdout.split()):
-        pytest.fail(f"Slurm is installed but no node is up ({(r.stderr or r.stdout).strip()}): run .ci/slurm_up.sh")
-
-
 def _task_states(job:str) -> dict:
     "{'<job>_<i>': (JobState, ExitCode)} of every task of array `job`, from scontrol (works without accounting)."
     r = subprocess.run(['scontrol', '-o', 'show', 'job', job], capture_output=True, text=True)
@@ -64,9 +55,9 @@ params:
 N = 6  # the grid's points, so the study's tickets
 
 
-def test_slurm_array_on_postgres(charts, tmp_path):
+def test_slurm_array_on_postgres(charts, tmp_path, slurm):
     "4 array tasks, one PostgreSQL study: exactly N finished trials, each grid point once, a SIGKILLed trial retried, all tasks exit 0."
-    url = pg_url(); _need_slurm()
+    url = pg_url()
     from ecg_vision.workers import open_storage
     lmdb = charts('train', 32, 'std')
     (tmp_path/'space.yaml').write_text(SPACE)

@@ -50,7 +50,7 @@ def test_a_folder_in_one_call(trained, tmp_path):
     assert np.allclose(fine[['p_AFIB', 'p_GSVT', 'p_SB', 'p_SR']].sum(axis=1), 1, atol=1e-4)
     assert 'E07500' in p.stderr and 'blank.png' in p.stderr and f"{len(df)} files:" in p.stdout
     assert len(list(cam.glob('*.frontend.png'))) == len(df[(df.kind == 'image') & (df.verdict != 'unreadable')])  # the photo's debug figure
-    g = run('ecgv_predict', str(d/'images'/'*.jpg'), '--model', trained, '--out', tmp_path/'g.csv')  # a glob
+    run('ecgv_predict', str(d/'images'/'*.jpg'), '--model', trained, '--out', tmp_path/'g.csv')  # a glob
     assert len(pd.read_csv(tmp_path/'g.csv')) == len(list((d/'images').glob('*.jpg')))
 
 def test_a_photo_and_a_cat(trained, tmp_path):

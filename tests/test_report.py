@@ -1,6 +1,6 @@
 "`ecgv_report` end to end on run folders made here (06c_report tests collapsed, gather_runs and summarise)."
 import json
-import numpy as np, pandas as pd, pytest, torch
+import numpy as np, pandas as pd, pytest
 from conftest import run
 from ecg_vision.data import CLASSES
 from ecg_vision.report import report

@@ -1,7 +1,6 @@
 "The rhythm baseline (ecg_vision.rhythm) on real fixtures and as a command: rates from real signals, JSON equal to sklearn."
 import json, sys
 import numpy as np
-import pandas as pd
 from conftest import run, FIX
 
 def test_rates_of_real_fixtures_agree_with_their_labels():
@@ -18,7 +17,6 @@ def test_rates_of_real_fixtures_agree_with_their_labels():
 def test_json_model_predicts_real_records_exactly_as_sklearn():
     "Fitted on synthetic features, exported to JSON text and back: the same probabilities as sklearn on real records."
     from sklearn.ensemble import GradientBoostingClassifier
-    from ecg_vision.data import read_record
     from ecg_vision.rhythm import FEATURES, feature_table, gbm_to_json, predict_proba, synth_features
     tr = synth_features(120, seed=5)
     m = GradientBoostingClassifier(n_estimators=25, max_depth=3, subsample=0.8, random_state=0).fit(tr[FEATURES].to_numpy(np.float32), tr.y)

@@ -1,5 +1,5 @@
 "Tests of ecg_vision.robustness: `ecgv_robust` end to end (subprocess) on a run that learned, its bad input, and the capture benches."
-import json, shutil, sys
+import shutil, sys
 import pandas as pd, pytest, torch
 from conftest import run
 
@@ -75,7 +75,7 @@ def test_robustness_bench_on_a_demo_folder(tiny, tmp_path):
     names = list(conditions())  # the single conditions and 'phone'
     rows = [l.split()[0] for l in r.stdout.splitlines() if l.split() and l.split()[0] in names]
     assert sorted(rows) == sorted(names), r.stdout
-    assert f"single conditions >= 90% of clean:" in r.stdout and f"/{len(names) - 1}" in r.stdout, r.stdout
+    assert "single conditions >= 90% of clean:" in r.stdout and f"/{len(names) - 1}" in r.stdout, r.stdout
     assert (tmp_path/'o'/'robust'/'robustness.csv').exists()
     r = subprocess.run([sys.executable, str(f), '--demo', str(tmp_path/'nope')], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and 'nope: not an `ecgv_demo --out` folder' in r.stderr and 'Traceback' not in r.stderr

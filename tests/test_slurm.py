@@ -3,7 +3,7 @@
 The cluster tests need a running Slurm (`.ci/slurm_up.sh` starts a one-node one). Without `sbatch` they are skipped,
 unless ECGV_REQUIRE_SLURM is set: then a missing or stopped cluster is a failure, never a silent skip.
 """
-import json, os, shutil, subprocess, sys, time
+import json, shutil, subprocess, sys, time
 from pathlib import Path
 
 import pandas as pd
@@ -20,27 +20,12 @@ CLI = [sys.executable, '-m', 'ecg_vision.pipeline']
 TIMEOUT = 300  # seconds any one Slurm wait may take
 
 
-def _need_slurm():
-    "Skip without Slurm (unless ECGV_REQUIRE_SLURM is set); fail when Slurm is installed but not up."
-    if not shutil.which('sbatch'):
-        if os.environ.get('ECGV_REQUIRE_SLURM'):
-            pytest.fail('ECGV_REQUIRE_SLURM is set but sbatch is not on PATH: run .ci/slurm_up.sh first')
-        pytest.skip('no Slurm here (sbatch missing); set ECGV_REQUIRE_SLURM=1 to make this a failure')
-    r = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True, text=True)
-    if r.returncode or not {'idle', 'mixed', 'allocated'} & set(r.stdout.split()):
-        pytest.fail(f"Slurm is installed but no node is up ({(r.stderr or r.stdout).strip()}): run .ci/slurm_up.sh")
-
-
 @pytest.fixture(scope='session', autouse=True)
 def kernel():
     "Papermill runs notebooks with the Jupyter kernel `python3` of this interpreter."
     from jupyter_client.kernelspec import KernelSpecManager
     if 'python3' not in KernelSpecManager().find_kernel_specs():
         subprocess.run([sys.executable, '-m', 'ipykernel', 'install', '--sys-prefix', '--name', 'python3'], check=True)
-
-
-@pytest.fixture
-def slurm(): _need_slurm()
 
 
 @pytest.fixture
