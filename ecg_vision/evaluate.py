@@ -4,8 +4,7 @@
 
 # %% ../nbs/06b_evaluate.ipynb #64522b7e
 from __future__ import annotations
-import io, json, math, warnings
-from dataclasses import dataclass
+import io, json, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from matplotlib.figure import Figure
@@ -15,9 +14,10 @@ from .core import command, rel_path, progress as show_progress
 from .data import CLASSES
 from .render import CONFIGS
 from .lmdb import read_index, read_meta
-from .signals import lmdb_kind, lmdb_problems, signal_test_dl
+from .signals import get_signal, lmdb_kind, lmdb_problems, signal_test_dl
 from .loaders import input_size, run_stats, test_dl
 from .models import model_cost
+from .rhythm import FEATURES, load_model, predict_proba, rhythm_features
 from .callbacks import run_device
 from .signal_models import input_shape
 from .train import load_run
@@ -25,8 +25,9 @@ from .metrics import N_BINS, Metrics, average_layouts, brier, ece, jsonable, pco
 from .calibrate import raw_probs
 
 # %% auto #0
-__all__ = ['bad_entries', 'predict', 'save_figure', 'plot_confusion', 'plot_curves', 'read_log', 'plot_log', 'plot_reliability',
-           'plot_risk_coverage', 'calibration_report', 'config_name', 'evaluate', 'ecgv_eval']
+__all__ = ['RHYTHM_ARCH', 'bad_entries', 'predict', 'save_figure', 'plot_confusion', 'plot_curves', 'read_log', 'plot_log',
+           'plot_reliability', 'plot_risk_coverage', 'calibration_report', 'config_name', 'evaluate', 'rhythm_preds',
+           'rhythm_cost', 'evaluate_rhythm', 'ecgv_eval']
 
 # %% ../nbs/06b_evaluate.ipynb #5d030407
 def bad_entries(lmdb:str|Path, # test LMDB
@@ -211,8 +212,27 @@ def _figures(m, preds, classes, run_dir:Path, out:Path) -> dict:
         except ValueError as e: warnings.warn(f"{log}: training curves skipped ({e})")
     return res
 
+# %% ../nbs/06b_evaluate.ipynb #1d0f4883
+def _write_eval(preds, bad, params, meta, lmdb, out, tta, n_boot, seed, level, cost) -> dict:
+    "Score a predictions table and write predictions, skipped entries, metrics (calibration, cost) and figures to `out`."
+    classes = params['classes']
+    if bad: pd.DataFrame(dict(key=list(bad), reason=list(bad.values()))).to_csv(out/'skipped.csv', index=False)
+    preds.to_csv(out/'predictions.csv', index=False)
+    m = preds_metrics(preds, classes, n_boot, seed, level)
+    res = dict(metrics=m, tta=None, predictions=out/'predictions.csv', **({'skipped': out/'skipped.csv'} if bad else {}))
+    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=config_name(meta['layouts']), lmdb=rel_path(lmdb, out), skipped=len(bad),
+               model=rel_path(params['run_dir'], out), params=jsonable(params))
+    if tta:
+        res['tta'], p = _tta(preds, classes, lmdb, n_boot, seed, level, out)
+        if p: doc['tta'], res['predictions_tta'] = res['tta'].to_dict(), p
+    doc['calibration'], cal_files = calibration_report(preds, classes, params.get('temperature', 1.), out); res.update(cal_files)
+    if cost is not None:
+        doc['cost'] = jsonable(cost); (out/'cost.json').write_text(json.dumps(doc['cost'], indent=1)); res['cost'] = out/'cost.json'
+    (out/'metrics.json').write_text(json.dumps(doc, indent=1)); res['metrics_json'] = out/'metrics.json'
+    return dict(res, **_figures(m, preds, classes, Path(params['run_dir']), out))
+
 # %% ../nbs/06b_evaluate.ipynb #da9f41cf
-def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth inside one
+def evaluate(model:str|Path, # run folder (params.json + model.pth), a .pth inside one, or a rhythm baseline's JSON
              lmdb:str|Path, # test LMDB
              out:str|Path, # output folder
              tta:bool=False, # also average each record's layouts (config2) and score that separately
@@ -225,6 +245,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
              progress:bool=True, # show progress bars
             ) -> dict: # metrics (Metrics), tta (Metrics or None), paths of what was written
     "Predict a test LMDB with a trained run, score it with CIs, plot, and write it all to `out`."
+    if str(model).endswith('.json'): return evaluate_rhythm(model, lmdb, out, n_boot, seed, level, cost, progress)
     dev = run_device(device); net, params = load_run(model, dev)
     meta = read_meta(lmdb); classes = params['classes']
     if list(meta['classes']) != list(classes): raise ValueError(f"{lmdb}: classes {meta['classes']} differ from the model's {classes}")
@@ -232,26 +253,67 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), or a .pth i
     size = input_size(params, None)  # every chart at the model's training input size, whatever size it was drawn at
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     preds, bad = predict(net, lmdb, bs, size, dev, progress, run_stats(params)), bad_entries(lmdb)
-    if bad: pd.DataFrame(dict(key=list(bad), reason=list(bad.values()))).to_csv(out/'skipped.csv', index=False)
     if not len(preds): raise ValueError(f"{lmdb}: no chart could be scored ({len(bad)} bad entries)")
-    preds.to_csv(out/'predictions.csv', index=False)
-    m = preds_metrics(preds, classes, n_boot, seed, level)
-    res = dict(metrics=m, tta=None, predictions=out/'predictions.csv', **({'skipped': out/'skipped.csv'} if bad else {}))
-    doc = dict(m.to_dict(), layouts=list(meta['layouts']), config=config_name(meta['layouts']), lmdb=rel_path(lmdb, out), skipped=len(bad),
-               model=rel_path(params['run_dir'], out), params=jsonable(params))
-    if tta:
-        res['tta'], p = _tta(preds, classes, lmdb, n_boot, seed, level, out)
-        if p: doc['tta'], res['predictions_tta'] = res['tta'].to_dict(), p
-    doc['calibration'], cal_files = calibration_report(preds, classes, params.get('temperature', 1.), out); res.update(cal_files)
-    if cost:
-        doc['cost'] = jsonable(model_cost(net, input_shape(params['arch'], size or meta['size'])))
-        (out/'cost.json').write_text(json.dumps(doc['cost'], indent=1)); res['cost'] = out/'cost.json'
-    (out/'metrics.json').write_text(json.dumps(doc, indent=1)); res['metrics_json'] = out/'metrics.json'
-    return dict(res, **_figures(m, preds, classes, Path(params['run_dir']), out))
+    c = model_cost(net, input_shape(params['arch'], size or meta['size'])) if cost else None
+    return _write_eval(preds, bad, params, meta, lmdb, out, tta, n_boot, seed, level, c)
+
+# %% ../nbs/06b_evaluate.ipynb #53d2d795
+RHYTHM_ARCH = 'rhythm_gbm'  # the architecture name the rhythm baseline's evaluations report
+
+def rhythm_preds(model:dict, # plain-data rhythm model (`ecg_vision.rhythm.load_model`)
+                 lmdb:str|Path, # signal LMDB
+                 progress:bool=True, # show a progress bar
+                ) -> pd.DataFrame: # predictions table, in LMDB index order
+    "Class probabilities of the rhythm baseline for every good signal of a signal LMDB (bad entries left out, see `bad_entries`)."
+    idx, bad, classes = read_index(lmdb), bad_entries(lmdb), list(read_meta(lmdb)['classes'])
+    idx = idx[~idx.key.isin(list(bad))]
+    X = pd.DataFrame([rhythm_features(get_signal(lmdb, k)) for k in show_progress(idx.key, desc='features', quiet=not progress)], columns=FEATURES)
+    p = predict_proba(model, X) if len(X) else np.zeros((0, len(model['classes'])))
+    p = pd.DataFrame(p, columns=model['classes']).reindex(columns=classes, fill_value=0.).to_numpy()  # a class it never saw: p 0
+    return preds_frame(idx.record_id, idx.layout, idx.y, p, classes)
+
+# %% ../nbs/06b_evaluate.ipynb #2e23a449
+def rhythm_cost(model:dict, # plain-data rhythm model
+                path:str|Path, # its JSON file
+                sig:np.ndarray, # one (12, n) record in mV, to time
+                reps:int=5, # timed runs (median)
+               ) -> dict: # the keys of `model_cost`
+    "What the rhythm baseline costs: tree nodes, comparisons per record, the JSON's size and the latency of features + trees."
+    trees = [t for stage in model['trees'] for t in stage]
+    depth = lambda t: max(1, int(np.ceil(np.log2(len(t['left']) + 1))) - 1)  # levels of a (full) tree
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); predict_proba(model, pd.DataFrame([rhythm_features(sig)], columns=FEATURES)); times.append(time.perf_counter() - t0)
+    q1, lat, q3 = np.percentile(times, [25, 50, 75])
+    n = sum(len(t['left']) for t in trees)
+    return dict(params=n, trainable=n, state_dict_mb=Path(path).stat().st_size/2**20, gmacs=sum(map(depth, trees))/1e9,
+                latency_ms=float(lat*1e3), latency_iqr_ms=float((q3 - q1)*1e3), size=list(sig.shape), device='cpu')
+
+# %% ../nbs/06b_evaluate.ipynb #5fe9c335
+def evaluate_rhythm(model:str|Path, # rhythm baseline JSON (`ecgv_rhythm --out`)
+                    lmdb:str|Path, # test signal LMDB (`ecgv_pack --signals`)
+                    out:str|Path, # output folder
+                    n_boot:int=1000, # bootstrap resamples
+                    seed:int=0, # bootstrap seed
+                    level:float=0.95, # confidence level
+                    cost:bool=True, # measure its cost (tree nodes, comparisons, file size, latency)
+                    progress:bool=True, # show progress bars
+                   ) -> dict: # as `evaluate`
+    "Score the classical rhythm baseline on a signal LMDB into the same files, intervals and figures as `evaluate`."
+    m, meta = load_model(model), read_meta(lmdb)
+    if lmdb_kind(meta) != 'signal': raise ValueError(f"{lmdb}: holds {lmdb_kind(meta)}s, but the rhythm baseline {model} reads signals")
+    params = dict(arch=RHYTHM_ARCH, kind='signal', classes=list(meta['classes']), run_dir=str(Path(model).parent), model=Path(model).name,
+                  trained=m.get('trained', {}))
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    preds, bad = rhythm_preds(m, lmdb, progress), bad_entries(lmdb)
+    if not len(preds): raise ValueError(f"{lmdb}: no signal could be scored ({len(bad)} bad entries)")
+    keys = read_index(lmdb).key; first = keys[~keys.isin(list(bad))].iloc[0]  # a good record to time
+    c = rhythm_cost(m, model, get_signal(lmdb, first)) if cost else None
+    return _write_eval(preds, bad, params, meta, lmdb, out, False, n_boot, seed, level, c)
 
 # %% ../nbs/06b_evaluate.ipynb #81c07965
 @command
-def ecgv_eval(model:str=None, # run folder (params.json + model.pth) or a .pth inside one
+def ecgv_eval(model:str=None, # run folder (params.json + model.pth), a .pth inside one, or a rhythm baseline's JSON (`ecgv_rhythm --out`)
               lmdb:str=None, # test LMDB
               out:str=None, # output folder
               tta:bool=False, # also average each record's layouts (config2), reported separately

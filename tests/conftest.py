@@ -25,6 +25,7 @@ def slurm():
 
 GROUPS = {'slurm': 'slurm', 'clean_venv': 'venv'}  # fixture -> the one xdist worker its tests share
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     "Under `pytest -n N --dist loadgroup`, tests of the one Slurm node run one after another on one worker, as do the tests of the clean venv (made once)."
     for it in items:

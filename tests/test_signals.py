@@ -64,15 +64,19 @@ def test_image_and_signal_models_side_by_side(work):
     m = json.loads((work/'runs'/'signal'/'eval'/'metrics.json').read_text())
     assert m['config'] == 'signal' and m['n'] == len(pd.read_csv(work/'split'/'split_test.csv')) and len(m['ci']['f1']) == 2, m
     assert m['cost']['size'] == [12, 5000] and m['cost']['params'] < 30_000, m['cost']
+    # the classical baseline on the same split: trained on synthetic records of its own, scored the same way
+    sh('ecgv_rhythm', '--out', 'runs/rhythm/rhythm.json', '--n', 80, '--n_estimators', 20, '--seed', 3, '--workers', 1, cwd=work)
+    out = sh('ecgv_eval', '--model', 'runs/rhythm/rhythm.json', '--lmdb', 'test_signals.lmdb', '--out', 'runs/rhythm/eval', '--n_boot', 50, cwd=work)
+    assert 'calibration (temperature 1.00' in out and len(pd.read_csv(work/'runs/rhythm/eval/predictions.csv')) == m['n'], out
 
     out = sh('ecgv_report', 'runs', '--out', 'report', cwd=work)
     sm = pd.read_csv(work/'report'/'summary.csv').set_index('arch')
-    assert sm.loc[['mobilenet_v3_small', 'tiny1d'], 'input'].tolist() == ['chart', 'signal'], sm
+    assert sm.loc[['mobilenet_v3_small', 'tiny1d', 'rhythm_gbm'], 'input'].tolist() == ['chart', 'signal', 'signal'], sm
     for c in ('f1_mean', 'f1_lo', 'f1_hi', 'params', 'gmacs', 'state_dict_mb', 'latency_ms'): assert sm[c].notna().all(), (c, sm[c])
     assert (sm.f1_lo <= sm.f1_mean).all() and (sm.f1_mean <= sm.f1_hi).all(), sm[['f1_lo', 'f1_mean', 'f1_hi']]
     assert sm.loc['tiny1d', 'params'] < sm.loc['mobilenet_v3_small', 'params']/10  # (MACs: a 48 px chart is cheaper than 10 s of signal)
-    rows = [l for l in out.splitlines() if l.startswith('| mobilenet_v3_small') or l.startswith('| tiny1d')]
-    assert len(rows) == 2 and '| signal | signal |' in next(l for l in rows if 'tiny1d' in l), out
+    rows = [l for l in out.splitlines() if l.startswith(('| mobilenet_v3_small', '| tiny1d', '| rhythm_gbm'))]
+    assert len(rows) == 3 and '| signal | signal |' in next(l for l in rows if 'tiny1d' in l), out
     assert (work/'report'/'f1_vs_cost.png').is_file()
 
     # a run meets only the input it reads: one line each, exit 2
