@@ -23,11 +23,19 @@ def slurm():
         pytest.fail(f"Slurm is installed but no node is up ({(r.stderr or r.stdout).strip()}): run .ci/slurm_up.sh")
 
 
-GROUPS = {'slurm': 'slurm', 'clean_venv': 'venv'}  # fixture -> the one xdist worker its tests share
+def pytest_configure(config):
+    "An xdist worker, and every process it starts, computes on one thread: N workers on N cores, no oversubscribed OpenMP pool."
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(v, '1')
+
+
+# fixture -> the xdist group of the tests that use it (the first that applies): the one Slurm node's tests run one after
+# another, the clean venv is made once, and the tutorial's journeys share one working folder, each step on the last's
+GROUPS = {'slurm': 'slurm', 'clean_venv': 'venv', 'e2e': 'tutorial'}
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    "Under `pytest -n N --dist loadgroup`, tests of the one Slurm node run one after another on one worker, as do the tests of the clean venv (made once)."
+    "Under `pytest -n N --dist loadgroup`, each group of `GROUPS` runs on one worker, in the order the tests are written."
     for it in items:
         if g := next((g for f, g in GROUPS.items() if f in it.fixturenames), None): it.add_marker(pytest.mark.xdist_group(g))
 
