@@ -276,6 +276,7 @@ def save_model(model:dict, # plain-data model
 def load_model(path:str|Path, # JSON file written by `save_model`
               ) -> dict: # the plain-data model
     "Read a rhythm model from JSON, refusing files that are not one."
+    if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such rhythm model file")
     try: m = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e: raise ValueError(f"{path}: not a rhythm model JSON ({type(e).__name__})") from None
     if not isinstance(m, dict) or m.get('kind') != 'gradient_boosting' or not {'features', 'classes', 'init', 'trees'} <= set(m):

@@ -161,6 +161,7 @@ def test_eval_skips_a_corrupt_entry(tiny_run, tmp_path):
 @pytest.mark.parametrize('args,frag', [
     (['ecgv_train', '--lmdb', 'nope.lmdb'], 'nope.lmdb: no such LMDB'),
     (['ecgv_eval', '--model', 'nope_run', '--lmdb', 'x.lmdb', '--out', 'o'], 'nope_run: no such run folder'),
+    (['ecgv_eval', '--model', 'nope.json', '--lmdb', 'x.lmdb', '--out', 'o'], 'nope.json: no such rhythm model file'),
     (['ecgv_report', 'nope_runs'], 'nope_runs'),
     (['ecgv_pack', '--verify', 'nope.lmdb'], 'nope.lmdb: no LMDB here'),
     (['ecgv_search', '--stage', 'head', '--lmdb', 'nope.lmdb', '--weights', 'none'], 'nope.lmdb'),
