@@ -71,8 +71,7 @@ def clean_venv(tmp_path_factory):
     subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True)
     env = {**os.environ, 'PATH': f"{venv/'bin'}:{os.environ['PATH']}", 'VIRTUAL_ENV': str(venv), 'PYTHONPATH': ''}
     env.pop('PYTHONHOME', None)
-    p = subprocess.run([str(venv/'bin'/'pip'), 'install', '-q', '--no-compile', '-e', str(ROOT)],  # bytecode as modules are first imported
-                       env=env, capture_output=True, text=True, timeout=2400)
+    p = subprocess.run([str(venv/'bin'/'pip'), 'install', '-q', '-e', str(ROOT)], env=env, capture_output=True, text=True, timeout=2400)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
     chk = subprocess.run([str(venv/'bin'/'python'), '-c', 'import importlib.util as u; print([m for m in ("nbdev", "execnb", "pytest", "skimage") if u.find_spec(m)])'],
                          capture_output=True, text=True, env=env)
