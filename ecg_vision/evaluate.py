@@ -43,9 +43,10 @@ def predict(model:torch.nn.Module, # classifier returning logits
             device=None, # device (default: GPU when there is one)
             progress:bool=True, # show a progress bar
             stats=None, # (mean, std) the model was trained with (a run's params.json); None: ImageNet's (signals: the LMDB's own)
+            bad:dict|None=None, # `bad_entries(lmdb)`, when the caller has it already (None: found here)
            ) -> pd.DataFrame: # predictions table, in LMDB index order
     "Class probabilities for every good chart (or signal) of an LMDB (in index order); bad entries are left out, see `bad_entries`."
-    keys, bad = read_index(lmdb).key, bad_entries(lmdb)
+    keys, bad = read_index(lmdb).key, bad_entries(lmdb) if bad is None else bad
     idxs = np.flatnonzero(~keys.isin(list(bad)))
     dl = (signal_test_dl(lmdb, bs, device=device, idxs=idxs, stats=stats) if lmdb_kind(lmdb) == 'signal'
           else test_dl(lmdb, bs=bs, size=size, device=device, idxs=idxs, stats=stats))
@@ -252,7 +253,7 @@ def evaluate(model:str|Path, # run folder (params.json + model.pth), a .pth insi
     if lmdb_kind(meta) != params['kind']: raise ValueError(f"{lmdb}: holds {lmdb_kind(meta)}s, but the run {model} reads {params['kind']}s")
     size = input_size(params, None)  # every chart at the model's training input size, whatever size it was drawn at
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    preds, bad = predict(net, lmdb, bs, size, dev, progress, run_stats(params)), bad_entries(lmdb)
+    bad = bad_entries(lmdb); preds = predict(net, lmdb, bs, size, dev, progress, run_stats(params), bad)
     if not len(preds): raise ValueError(f"{lmdb}: no chart could be scored ({len(bad)} bad entries)")
     c = model_cost(net, input_shape(params['arch'], size or meta['size'])) if cost else None
     return _write_eval(preds, bad, params, meta, lmdb, out, tta, n_boot, seed, level, c)
@@ -263,10 +264,11 @@ RHYTHM_ARCH = 'rhythm_gbm'  # the architecture name the rhythm baseline's evalua
 def rhythm_preds(model:dict, # plain-data rhythm model (`ecg_vision.rhythm.load_model`)
                  lmdb:str|Path, # signal LMDB
                  progress:bool=True, # show a progress bar
+                 bad:dict|None=None, # `bad_entries(lmdb)`, when the caller has it already (None: found here)
                 ) -> pd.DataFrame: # predictions table, in LMDB index order
     "Class probabilities of the rhythm baseline for every good signal of a signal LMDB (bad entries left out, see `bad_entries`)."
-    idx, bad, classes = read_index(lmdb), bad_entries(lmdb), list(read_meta(lmdb)['classes'])
-    idx = idx[~idx.key.isin(list(bad))]
+    idx, classes = read_index(lmdb), list(read_meta(lmdb)['classes'])
+    idx = idx[~idx.key.isin(list(bad_entries(lmdb) if bad is None else bad))]
     X = pd.DataFrame([rhythm_features(get_signal(lmdb, k)) for k in show_progress(idx.key, desc='features', quiet=not progress)], columns=FEATURES)
     p = predict_proba(model, X) if len(X) else np.zeros((0, len(model['classes'])))
     p = pd.DataFrame(p, columns=model['classes']).reindex(columns=classes, fill_value=0.).to_numpy()  # a class it never saw: p 0
@@ -305,9 +307,9 @@ def evaluate_rhythm(model:str|Path, # rhythm baseline JSON (`ecgv_rhythm --out`)
     params = dict(arch=RHYTHM_ARCH, kind='signal', classes=list(meta['classes']), run_dir=str(Path(model).parent), model=Path(model).name,
                   trained=m.get('trained', {}))
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    preds, bad = rhythm_preds(m, lmdb, progress), bad_entries(lmdb)
+    bad = bad_entries(lmdb); preds = rhythm_preds(m, lmdb, progress, bad)
     if not len(preds): raise ValueError(f"{lmdb}: no signal could be scored ({len(bad)} bad entries)")
-    keys = read_index(lmdb).key; first = keys[~keys.isin(list(bad))].iloc[0]  # a good record to time
+    first = next(k for k in read_index(lmdb).key if k not in bad)  # a good record to time
     c = rhythm_cost(m, model, get_signal(lmdb, first)) if cost else None
     return _write_eval(preds, bad, params, meta, lmdb, out, False, n_boot, seed, level, c)
 
