@@ -11,7 +11,7 @@ records only, then is scored, never tuned, on:
 A size is 'S' (square) or 'HxW'; the page is 260 x 120 mm, so '96x256' keeps about its aspect (2.2 : 1) and
 doubles the pixels per second of the square 128 px chart.
 
-Usage: nice python bench/chart_shape.py --variants 1200:128:8,4000:128:4,4000:96x256:3 [--seed 0] [--out /tmp/chart_shape]
+Usage: nice python bench/chart_shape.py --variants 1200:128:8,4000:128:4,4000:96x256:3 [--seed 0] [--fwave_min 0.04] [--out /tmp/chart_shape]
        (a variant is records:size:full-epochs; about 5-8 min each on 2 cores)
 """
 from __future__ import annotations
@@ -23,17 +23,17 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from sim2real import real_records, score_run
-from ecg_vision.synth import make_synth
+from ecg_vision.synth import SynthConfig, make_synth
 from ecg_vision.split import make_split
 from ecg_vision.render import ROBUST
 from ecg_vision.lmdb import render_to_lmdb
 from ecg_vision.train import TrainConfig, train
 from ecg_vision.evaluate import evaluate
 
-def data(n:int, seed:int, out:Path, workers:int) -> dict:
-    "Synthetic records and their split (made once per record count)."
-    d = out/f'data_n{n}'
-    if not (d/'split_test.csv').exists(): make_split(make_synth(d, n, seed, workers, progress=False), d, seed=seed, workers=workers, progress=False)
+def data(n:int, seed:int, out:Path, workers:int, fwave_min:float=0.) -> dict:
+    "Synthetic records and their split (made once per record count and f-wave floor)."
+    d, cfg = out/f'data_n{n}_f{fwave_min:g}', SynthConfig(fwave_mv=(fwave_min, SynthConfig.fwave_mv[1])) if fwave_min else None
+    if not (d/'split_test.csv').exists(): make_split(make_synth(d, n, seed, workers, progress=False, cfg=cfg), d, seed=seed, workers=workers, progress=False)
     return dict(train=d/'split_train.csv', test=d/'split_test.csv')
 
 def photos(run:Path, out:Path) -> dict:
@@ -44,9 +44,9 @@ def photos(run:Path, out:Path) -> dict:
     acc = pd.read_csv(out/'accuracy.csv').query("input == 'digitise'").set_index('kind')
     return {k: dict(n=int(acc.loc[k, 'n']), accuracy=float(acc.loc[k, 'accuracy']), balanced=float(acc.loc[k, 'balanced'])) for k in acc.index}
 
-def variant(n:int, size:str, epochs:int, seed:int, out:Path, real:pd.DataFrame, workers:int) -> dict:
+def variant(n:int, size:str, epochs:int, seed:int, out:Path, real:pd.DataFrame, workers:int, fwave_min:float=0.) -> dict:
     "Train one variant with the fixed recipe and score it on synthetic test, real records and real photos."
-    sp, v = data(n, seed, out, workers), out/f'n{n}_{size}_e{epochs}_s{seed}'; t0 = time.perf_counter()
+    sp, v = data(n, seed, out, workers, fwave_min), out/f'n{n}_{size}_e{epochs}_s{seed}_f{fwave_min:g}'; t0 = time.perf_counter()
     render_to_lmdb(sp['train'], 'std', size, v/'train.lmdb', workers=workers, progress=False, variation=ROBUST, seed=seed)
     render_to_lmdb(sp['test'], 'std', size, v/'test.lmdb', workers=workers, progress=False)
     t1 = time.perf_counter()
@@ -56,13 +56,13 @@ def variant(n:int, size:str, epochs:int, seed:int, out:Path, real:pd.DataFrame, 
     with warnings.catch_warnings():
         warnings.simplefilter('ignore'); m = evaluate(v/'run', v/'test.lmdb', v/'eval', cost=False, progress=False)['metrics']
     r = score_run(v/'run', sp['test'], size, v/'real', real, None, workers, real_only=True)['real']
-    return dict(records=n, size=size, epochs=f'1+{epochs}', seed=seed, train_s=round(t2 - t1), data_s=round(t1 - t0),
+    return dict(records=n, fwave_min=fwave_min, size=size, epochs=f'1+{epochs}', seed=seed, train_s=round(t2 - t1), data_s=round(t1 - t0),
                 synth_f1=float(m['f1']), synth_ci=[float(c) for c in m.ci['f1']], real=r, photos=photos(v/'run', v/'photos'))
 
 def row(r:dict) -> dict:
     "One printable row of a variant's result."
     d, p = r['real'].get('dev', r['real']['all']), r['photos']
-    return dict(records=r['records'], size=r['size'], epochs=r['epochs'], seed=r['seed'], train_s=r['train_s'],
+    return dict(records=r['records'], fwave_min=r['fwave_min'], size=r['size'], epochs=r['epochs'], seed=r['seed'], train_s=r['train_s'],
                 synth_f1=f"{r['synth_f1']:.3f} ({r['synth_ci'][0]:.3f}-{r['synth_ci'][1]:.3f})", dev_n=d['n'],
                 dev_bal=round(d['balanced_accuracy'], 3), **{f'dev_{c}': round(v, 2) for c, v in d['recall'].items()},
                 photos=f"{p['photo']['accuracy']*p['photo']['n']:.0f}/{p['photo']['n']}" if 'photo' in p else p.get('error'),
@@ -71,12 +71,13 @@ def row(r:dict) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--variants', default='1200:128:8,4000:128:4,4000:96x256:3', help='comma-separated records:size:full-epochs')
+    ap.add_argument('--fwave_min', type=float, default=0., help='floor of the AF f-wave amplitude in mV (default: the generator\'s, 0.01)')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--out', default='/tmp/chart_shape'); ap.add_argument('--workers', type=int, default=2)
     a = ap.parse_args(argv); out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     real, rows = real_records(), []
     for spec in a.variants.split(','):
         n, size, ep = spec.split(':')
-        r = variant(int(n), size, int(ep), a.seed, out, real, a.workers); rows.append(r)
+        r = variant(int(n), size, int(ep), a.seed, out, real, a.workers, a.fwave_min); rows.append(r)
         print(pd.DataFrame([row(r)]).to_string(index=False), flush=True)
     (out/'results.json').write_text(json.dumps(rows, indent=1, default=str))
     print('\n' + pd.DataFrame([row(r) for r in rows]).to_string(index=False) + f"\nwrote {out/'results.json'}")
