@@ -11,7 +11,7 @@ records only, then is scored, never tuned, on:
 A size is 'S' (square) or 'HxW'; the page is 260 x 120 mm, so '96x256' keeps about its aspect (2.2 : 1) and
 doubles the pixels per second of the square 128 px chart.
 
-Usage: nice python bench/chart_shape.py --variants 1200:128:8,4000:128:4,4000:96x256:3 [--seed 0] [--fwave_min 0.04] [--out /tmp/chart_shape]
+Usage: nice python bench/chart_shape.py --variants 1200:128:12,4000:128:4,4000:96x256:3 [--seed 0] [--fwave_min 0.04] [--out /tmp/chart_shape]
        (a variant is records:size:full-epochs; about 5-8 min each on 2 cores)
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def row(r:dict) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--variants', default='1200:128:8,4000:128:4,4000:96x256:3', help='comma-separated records:size:full-epochs')
+    ap.add_argument('--variants', default='1200:128:12,4000:128:4,4000:96x256:3', help='comma-separated records:size:full-epochs')
     ap.add_argument('--fwave_min', type=float, default=0., help='floor of the AF f-wave amplitude in mV (default: the generator\'s, 0.01)')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--out', default='/tmp/chart_shape'); ap.add_argument('--workers', type=int, default=2)
     a = ap.parse_args(argv); out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
