@@ -59,14 +59,17 @@ def variant(n:int, size:str, epochs:int, seed:int, out:Path, real:pd.DataFrame, 
     return dict(records=n, fwave_min=fwave_min, size=size, epochs=f'1+{epochs}', seed=seed, train_s=round(t2 - t1), data_s=round(t1 - t0),
                 synth_f1=float(m['f1']), synth_ci=[float(c) for c in m.ci['f1']], real=r, photos=photos(v/'run', v/'photos'))
 
+def _right(p:dict, kind:str) -> str:
+    "'right/n' of one image kind in `photos`' result ('' when absent)."
+    return f"{p[kind]['accuracy']*p[kind]['n']:.0f}/{p[kind]['n']}" if kind in p else ''
+
 def row(r:dict) -> dict:
     "One printable row of a variant's result."
     d, p = r['real'].get('dev', r['real']['all']), r['photos']
     return dict(records=r['records'], fwave_min=r['fwave_min'], size=r['size'], epochs=r['epochs'], seed=r['seed'], train_s=r['train_s'],
                 synth_f1=f"{r['synth_f1']:.3f} ({r['synth_ci'][0]:.3f}-{r['synth_ci'][1]:.3f})", dev_n=d['n'],
                 dev_bal=round(d['balanced_accuracy'], 3), **{f'dev_{c}': round(v, 2) for c, v in d['recall'].items()},
-                photos=f"{p['photo']['accuracy']*p['photo']['n']:.0f}/{p['photo']['n']}" if 'photo' in p else p.get('error'),
-                eik=f"{p['render']['accuracy']*p['render']['n']:.0f}/{p['render']['n']}" if 'render' in p else '')
+                photos=_right(p, 'photo') or p.get('error'), eik=_right(p, 'render'))
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
